@@ -1,0 +1,5 @@
+"""Neural network modules."""
+
+from stbn.models.network import STBN
+
+__all__ = ["STBN"]
