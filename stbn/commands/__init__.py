@@ -1,0 +1,1 @@
+"""One module per `stbn` verb (see stbn/cli.py)."""
