@@ -1,0 +1,339 @@
+"""Experiment configuration: the single, validated source of truth for model, flow, data and training.
+
+Every section rejects unknown keys and out-of-range values. ``load_config`` reads a YAML file, applies
+``--set key.sub=value`` overrides and validates the result, turning any problem into one
+:class:`~stbn.errors.StbnError` line naming the file or key. The module imports neither torch nor the
+model, so the workflow can validate its experiment entries quickly.
+
+Units: noise levels ``sigma`` are on the /255 scale here (``30`` means ``30/255``); the model and the
+losses take them on the [0, 1] scale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from stbn.errors import StbnError
+
+CRVD_ISOS: tuple[int, ...] = (1600, 3200, 6400, 12800, 25600)
+
+
+class _Section(BaseModel):
+    """A config section: unknown keys are errors, field docstrings are the documentation."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    """Constructor arguments of :class:`stbn.models.network.STBN` (flow estimator excluded)."""
+
+    in_channels: Literal[3, 4] = 3
+    """3 for sRGB, 4 for packed RGGB raw."""
+    num_channels: int = Field(64, ge=1, le=512)
+    """State width of the recurrent step networks (paper: 64)."""
+    num_resblocks: int = Field(5, ge=1, le=32)
+    """Dilated residual blocks per step network and in the BSA fusion; the head has half (paper: 5)."""
+    noise_map: bool | None = None
+    """Feed the noise-level map to every step (None: yes for sRGB, no for raw)."""
+    head: Literal["gaussian", "direct"] | None = None
+    """Output head: mean + covariance factor (sRGB default) or a direct estimate (raw default)."""
+    bsa_fusion: bool = True
+    """Use the BSA fusion of new and aligned state (ablation switch)."""
+    srfe: bool = True
+    """Use SRFE to fuse the two directions (ablation switch)."""
+    srfe_features: int | None = Field(None, ge=2, le=4096)
+    """SRFE width (None: 4 * num_channels); must be even (grouped convolutions with 2 groups)."""
+    srfe_groups: int = Field(2, ge=1, le=16)
+    """SRFE residual groups (paper: 2)."""
+    srfe_blocks: int = Field(8, ge=1, le=64)
+    """Blocks per SRFE residual group (paper: 8)."""
+    warp: Literal["nearest", "bilinear"] = "nearest"
+    """Feature alignment: nearest (paper) or bilinear."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        if self.srfe_features is not None and self.srfe_features % 2:
+            raise ValueError(f"model.srfe_features must be even, got {self.srfe_features}")
+        return self
+
+    @property
+    def resolved_head(self) -> Literal["gaussian", "direct"]:
+        """The head actually built (``head`` or the default for ``in_channels``)."""
+        return self.head or ("gaussian" if self.in_channels == 3 else "direct")
+
+    @property
+    def resolved_noise_map(self) -> bool:
+        """Whether the built model takes a noise map."""
+        return self.in_channels == 3 if self.noise_map is None else self.noise_map
+
+
+class DistillConfig(_Section):
+    """Flow refinement in noise (STBN_SPEC.md section 5.3)."""
+
+    enabled: bool = False
+    """Train the flow estimator by distillation from a frozen teacher on the denoised mean."""
+    lam: float = Field(5e-4, ge=0.0, le=10.0)
+    """Overall weight of the flow loss."""
+    reg: float = Field(4e-4, ge=0.0, le=1.0)
+    """Weight of the sum of parameter norms inside the flow loss."""
+    start_step: int = Field(1000, ge=0)
+    """First training step with the flow loss (the paper's 1000-iteration delay)."""
+    lr: float = Field(1e-5, gt=0.0, le=1.0)
+    """Learning rate of the flow estimator's parameter group."""
+
+
+class FlowConfig(_Section):
+    """Optical-flow estimator used to align the recurrent states."""
+
+    estimator: Literal["pwcnet", "dis", "none"] = "none"
+    """pwcnet (pure PyTorch, local weights), dis (OpenCV) or none (zero flow, no alignment)."""
+    weights: str | None = None
+    """Local PWC-Net weights file (None: random initialisation, for tests only)."""
+    distill: DistillConfig = Field(default_factory=DistillConfig)
+    """Flow distillation settings."""
+
+    @model_validator(mode="after")
+    def _check(self) -> FlowConfig:
+        if self.distill.enabled and self.estimator != "pwcnet":
+            raise ValueError(f"flow.distill.enabled needs flow.estimator pwcnet, got {self.estimator!r}")
+        if self.weights is not None and self.estimator != "pwcnet":
+            raise ValueError(f"flow.weights is only used by pwcnet, not {self.estimator!r}")
+        return self
+
+
+class DataConfig(_Section):
+    """Training data, clip sampling and on-the-fly noise."""
+
+    kind: Literal["srgb", "raw"] = "srgb"
+    """sRGB frames (AWGN) or packed RGGB raw (per-ISO Poisson-Gaussian noise)."""
+    train_root: str | None = None
+    """Folder of training sequences (one sub-folder per sequence); required by ``stbn train``."""
+    val_root: str | None = None
+    """Folder of validation sequences (None: no validation)."""
+    clip_length: int = Field(8, ge=1, le=256)
+    """Consecutive frames per training clip (T)."""
+    temporal_stride: int = Field(3, ge=1, le=256)
+    """Step between the start frames of consecutive clips of a sequence."""
+    crop: int = Field(96, ge=8, le=4096)
+    """Side of the random square crop shared by the frames of a clip (packed pixels for raw)."""
+    batch_size: int = Field(4, ge=1, le=1024)
+    """Clips per training step."""
+    sigma: float | tuple[float, float] = 30.0
+    """sRGB noise std on the /255 scale: a fixed value or a [lo, hi] range drawn per clip."""
+    isos: list[int] = Field(default_factory=lambda: list(CRVD_ISOS))
+    """Raw: ISOs whose calibrated noise is drawn per clip."""
+    fixed_noisy: bool = False
+    """Train on one fixed noisy realisation per sequence (train on the test video) instead of fresh noise."""
+    max_frames: int | None = Field(None, ge=1)
+    """Use at most this many frames of each sequence (None: all)."""
+    val_sigma: float = Field(30.0, ge=0.0, le=255.0)
+    """sRGB validation noise std (/255 scale)."""
+    val_iso: int = 25600
+    """Raw validation ISO."""
+    val_max_frames: int = Field(85, ge=1)
+    """Frames per validation sequence."""
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        lo, hi = self.sigma_range
+        if not 0.0 <= lo <= hi <= 255.0:
+            raise ValueError(f"data.sigma must lie in [0, 255] with lo <= hi, got {self.sigma}")
+        if self.fixed_noisy and lo != hi and self.kind == "srgb":
+            raise ValueError("data.fixed_noisy needs one fixed data.sigma, not a range")
+        unknown = sorted(set(self.isos + [self.val_iso]) - set(CRVD_ISOS))
+        if unknown:
+            raise ValueError(f"data.isos / data.val_iso: no noise calibration for ISO {unknown} (known: {CRVD_ISOS})")
+        if not self.isos:
+            raise ValueError("data.isos must not be empty")
+        return self
+
+    @property
+    def sigma_range(self) -> tuple[float, float]:
+        """``(lo, hi)`` on the /255 scale; ``lo == hi`` for a fixed sigma."""
+        return (self.sigma, self.sigma) if isinstance(self.sigma, float | int) else tuple(self.sigma)
+
+
+class TrainConfig(_Section):
+    """Optimisation, checkpoints and reproducibility."""
+
+    iterations: int = Field(80000, ge=1, le=10_000_000)
+    """Optimiser steps."""
+    lr: float = Field(3e-4, gt=0.0, le=1.0)
+    """Adam learning rate of the denoiser."""
+    milestones: list[int] = Field(default_factory=lambda: [16000, 32000, 48000, 64000])
+    """Steps at which the learning rate is multiplied by ``gamma`` (MultiStepLR)."""
+    gamma: float = Field(0.5, gt=0.0, le=1.0)
+    """Learning-rate decay factor at each milestone."""
+    grad_clip: float | None = Field(1.0, gt=0.0)
+    """Maximum global gradient norm (None: no clipping)."""
+    checkpoint_every: int = Field(1000, ge=1)
+    """Steps between resumable checkpoints (``last.pt``)."""
+    val_every: int = Field(0, ge=0)
+    """Steps between validations (0: only at the end, if a validation set is given)."""
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    """Seed of model initialisation, clip sampling and noise."""
+    threads: int = Field(0, ge=0, le=1024)
+    """CPU threads for torch (0: torch's default)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if any(b <= a for a, b in zip(self.milestones, self.milestones[1:])) or any(m < 1 for m in self.milestones):
+            raise ValueError(f"train.milestones must be positive and strictly increasing, got {self.milestones}")
+        return self
+
+
+class ExperimentConfig(_Section):
+    """One experiment: everything ``stbn train`` needs besides the output folder."""
+
+    name: str = Field("experiment", pattern=r"^[A-Za-z0-9_.-]+$")
+    """Experiment name (letters, digits, ``_.-``)."""
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    """Network architecture."""
+    flow: FlowConfig = Field(default_factory=FlowConfig)
+    """Optical flow."""
+    data: DataConfig = Field(default_factory=DataConfig)
+    """Training data and noise."""
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    """Optimisation."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentConfig:
+        expected = 3 if self.data.kind == "srgb" else 4
+        if self.model.in_channels != expected:
+            raise ValueError(f"model.in_channels must be {expected} for data.kind {self.data.kind!r}")
+        if self.data.kind == "raw":
+            if self.model.resolved_noise_map:
+                raise ValueError("model.noise_map is not available for raw data (no sigma)")
+            if self.model.resolved_head == "gaussian":
+                raise ValueError("model.head gaussian needs a known sigma: use head direct for raw data")
+            if self.data.crop % 2:
+                raise ValueError(f"data.crop must be even for raw data (Bayer phase), got {self.data.crop}")
+        return self
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _preset_tiny() -> dict[str, Any]:
+    return {
+        "name": "tiny",
+        "model": {"num_channels": 8, "num_resblocks": 1, "srfe_groups": 1, "srfe_blocks": 1},
+        "data": {"clip_length": 4, "temporal_stride": 2, "crop": 32, "batch_size": 2, "val_max_frames": 8},
+        "train": {"iterations": 20, "lr": 1e-3, "milestones": [10, 15], "checkpoint_every": 5, "threads": 1},
+    }
+
+
+_PRESETS: dict[str, dict[str, Any]] = {
+    "paper-srgb": {"name": "paper-srgb"},
+    "paper-raw": {
+        "name": "paper-raw",
+        "model": {"in_channels": 4},
+        "data": {"kind": "raw", "clip_length": 7, "temporal_stride": 1, "crop": 80, "batch_size": 16},
+        "train": {"iterations": 400000, "lr": 1e-4, "milestones": [], "gamma": 1.0, "grad_clip": None},
+    },
+    "default-srgb": {
+        "name": "default-srgb",
+        "model": {"num_channels": 16, "num_resblocks": 2, "srfe_blocks": 2},
+        "data": {"crop": 64, "batch_size": 2, "clip_length": 6, "val_max_frames": 20},
+        "train": {"iterations": 2000, "lr": 1e-3, "milestones": [1000, 1500], "checkpoint_every": 200},
+    },
+    "default-raw": {
+        "name": "default-raw",
+        "model": {"in_channels": 4, "num_channels": 16, "num_resblocks": 2, "srfe_blocks": 2},
+        "data": {"kind": "raw", "clip_length": 7, "temporal_stride": 1, "crop": 48, "batch_size": 2},
+        "train": {
+            "iterations": 2000, "lr": 5e-4, "milestones": [1000, 1500], "grad_clip": None, "checkpoint_every": 200
+        },
+    },
+    "tiny": _preset_tiny(),
+}
+PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
+
+
+def preset(name: str) -> ExperimentConfig:
+    """A named preset: ``paper-srgb``, ``paper-raw`` (the paper's recipes), ``default-srgb``,
+    ``default-raw`` (CPU scale) or ``tiny`` (tests)."""
+    if name not in _PRESETS:
+        raise StbnError(f"unknown preset {name!r} (known: {', '.join(PRESET_NAMES)})")
+    return ExperimentConfig.model_validate(_PRESETS[name])
+
+
+def _parse_value(text: str) -> Any:
+    value = yaml.safe_load(text) if text.strip() else None
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-4" as a string
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
+    """``["train.lr=1e-4", "data.sigma=[5, 55]"]`` -> nested dict; values are parsed as YAML."""
+    nested: dict[str, Any] = {}
+    for item in overrides or []:
+        key, sep, text = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise StbnError(f"--set {item!r}: expected key.sub=value")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise StbnError(f"--set {item!r}: {part!r} is set both as a value and as a section")
+        node[parts[-1]] = _parse_value(text)
+    return nested
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        parts.append(msg if not loc or msg.startswith(loc) else f"{loc}: {msg}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def validate_config(data: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    """Validate a plain dict (e.g. a parsed YAML or a checkpoint's saved config) into a config."""
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise StbnError(_format_error(source, err)) from None
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None, base: str | None = None) -> ExperimentConfig:
+    """Load and validate an experiment config.
+
+    ``path`` is a YAML file (None: start from ``base``, a preset name, or the defaults); ``overrides``
+    are ``key.sub=value`` strings applied on top and validated like the file.
+    """
+    data: dict[str, Any] = preset(base).model_dump(mode="json") if base else {}
+    source = "defaults" if base is None else f"preset {base}"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise StbnError(f"{path}: config file not found")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise StbnError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise StbnError(f"{path}: expected a mapping of sections at the top level")
+        data, source = _deep_merge(data, loaded), str(path)
+    if overrides:
+        data, source = _deep_merge(data, parse_overrides(overrides)), f"{source} with --set {' '.join(overrides)}"
+    return validate_config(data, source)
+
+
+def dump_yaml(cfg: ExperimentConfig) -> str:
+    """The config as YAML text (every field, JSON types)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

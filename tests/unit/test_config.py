@@ -1,0 +1,85 @@
+"""Config validation: presets, YAML files, overrides, clear errors, serialisation, light import."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stbn.config import PRESET_NAMES, ExperimentConfig, load_config, parse_overrides, preset, validate_config
+from stbn.errors import StbnError
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_config_files_equal_presets(name):
+    assert load_config(CONFIGS / f"{name}.yaml") == preset(name)
+
+
+def test_paper_presets_hold_the_paper_recipes():
+    s, r = preset("paper-srgb"), preset("paper-raw")
+    assert (s.model.num_channels, s.model.num_resblocks, s.data.clip_length, s.data.crop, s.data.batch_size) == (
+        64, 5, 8, 96, 4)
+    assert (s.train.lr, s.train.iterations, s.train.milestones, s.train.gamma, s.train.grad_clip) == (
+        3e-4, 80000, [16000, 32000, 48000, 64000], 0.5, 1.0)
+    assert (r.data.kind, r.model.in_channels, r.train.lr, r.data.batch_size, r.data.clip_length, r.data.crop) == (
+        "raw", 4, 1e-4, 16, 7, 80)
+    assert r.train.milestones == [] and r.model.resolved_head == "direct" and not r.model.resolved_noise_map
+
+
+def test_overrides_are_parsed_and_validated_like_the_file(tmp_path):
+    cfg = load_config(CONFIGS / "tiny.yaml", ["train.lr=1e-4", "data.sigma=[5, 55]", "model.warp=bilinear"])
+    assert cfg.train.lr == 1e-4 and cfg.data.sigma_range == (5.0, 55.0) and cfg.model.warp == "bilinear"
+    assert parse_overrides(["a.b=1", "a.c=x"]) == {"a": {"b": 1, "c": "x"}}
+    with pytest.raises(StbnError, match=r"train\.lrr: unknown key"):
+        load_config(CONFIGS / "tiny.yaml", ["train.lrr=1"])
+    with pytest.raises(StbnError, match="expected key.sub=value"):
+        load_config(None, ["train.lr"])
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model: {num_channelz: 8}", r"model\.num_channelz: unknown key"),
+        ("bogus: 1", r"bogus: unknown key"),
+        ("model: {num_channels: 0}", r"model\.num_channels: Input should be greater than or equal to 1"),
+        ("data: {sigma: 300}", r"data\.sigma must lie in \[0, 255\]"),
+        ("data: {sigma: [40, 10]}", r"lo <= hi"),
+        ("train: {milestones: [5, 3]}", r"strictly increasing"),
+        ("data: {kind: raw}", r"model\.in_channels must be 4"),
+        ("data: {kind: raw, crop: 33}\nmodel: {in_channels: 4}", r"crop must be even"),
+        ("flow: {distill: {enabled: true}}", r"needs flow\.estimator pwcnet"),
+        ("data: {isos: [800]}", r"no noise calibration for ISO \[800\]"),
+        ("data: {fixed_noisy: true, sigma: [5, 55]}", r"one fixed data\.sigma"),
+        ("- 1", r"expected a mapping"),
+        ("model: {in_channels: 3", r"not valid YAML"),
+    ],
+)
+def test_bad_configs_name_the_file_and_key(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(StbnError, match=message) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_file_and_unknown_preset():
+    with pytest.raises(StbnError, match="config file not found"):
+        load_config("/nonexistent/cfg.yaml")
+    with pytest.raises(StbnError, match="unknown preset"):
+        preset("nope")
+
+
+def test_json_round_trip_and_base_preset():
+    cfg = load_config(None, ["train.iterations=7"], base="default-srgb")
+    dumped = cfg.model_dump(mode="json")
+    assert yaml.safe_load(yaml.safe_dump(dumped)) == dumped
+    assert validate_config(dumped) == cfg and cfg.train.iterations == 7 and cfg.model.num_channels == 16
+    assert ExperimentConfig.model_fields["model"].description  # field docstrings are kept
+
+
+def test_import_does_not_load_torch():
+    code = "import sys, stbn.config; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
