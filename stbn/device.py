@@ -1,4 +1,8 @@
-"""Device and thread selection, in one place for every command (``--device auto|cpu|cuda``)."""
+"""Device and thread selection, in one place for every command (``--device auto|cpu|<accelerator>``).
+
+No device name is hard-coded: ``auto`` asks torch which accelerator this machine has (CUDA, ROCm, MPS,
+XPU ...), and any other value is parsed by ``torch.device`` and checked against that accelerator.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,19 @@ import torch
 
 from stbn.errors import StbnError
 
-DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda")
-
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA if available, else CPU; ``cuda`` without a GPU is a user error."""
-    if name not in DEVICE_CHOICES:
-        raise StbnError(f"--device {name!r}: expected one of {', '.join(DEVICE_CHOICES)}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise StbnError("--device cuda: no CUDA device is available (use --device cpu or auto)")
+    """``auto``: the machine's accelerator if one is available, else the CPU; an unavailable device is a user error."""
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+        return accelerator if accelerator is not None else torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as exc:
+        raise StbnError(f"--device {name!r}: not a device name (use auto, cpu or e.g. cuda:0)") from exc
+    if device.type != "cpu" and (accelerator is None or accelerator.type != device.type):
+        raise StbnError(f"--device {name}: no such device is available here (use --device cpu or auto)")
+    return device
 
 
 def set_threads(threads: int) -> None:
@@ -30,4 +35,6 @@ def set_threads(threads: int) -> None:
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     """The shared ``--device`` option."""
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where the model runs (default: auto)")
+    parser.add_argument(
+        "--device", default="auto", help="where the model runs: auto (default), cpu, or an accelerator such as cuda:0"
+    )

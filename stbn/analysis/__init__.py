@@ -1,0 +1,1 @@
+"""Measurements behind the benchmarks and figures (flow accuracy, warping statistics)."""

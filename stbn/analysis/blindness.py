@@ -1,0 +1,94 @@
+"""Measure lattice blindness of a model by exact gradients.
+
+For a query ``(t, y, x)`` the output ``out[t, :, y, x]`` must have exactly zero gradient with respect
+to every pixel of the *current* noisy frame ``x_t`` at an (even, even) offset from ``(y, x)``, and
+non-zero gradient elsewhere within its receptive field (STBN_SPEC.md section 2). Queries are batched as
+independent samples, so one forward/backward pass measures all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from stbn.models.network import STBN
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Gradient census of one query ``(t, y, x, channel)``; ``channel`` None = random projection."""
+
+    t: int
+    y: int
+    x: int
+    channel: int | None
+    lattice_leaks: int  # (even, even) offsets with non-zero gradient (must be 0)
+    off_lattice_nonzero: int  # other pixels of frame t with non-zero gradient
+    off_lattice_total: int
+    neighbour_frames_see_q: bool  # x_{t-1}(q) or x_{t+1}(q) has non-zero gradient (when they exist)
+
+
+def random_flows(n: int, t: int, h: int, w: int, scale: float = 2.5, generator: torch.Generator | None = None):
+    """Random non-integer flows ``(fwd, bwd)``, each ``(n, t-1, 2, h, w)``, in ``[-scale, scale]`` px."""
+    shape = (n, max(t - 1, 0), 2, h, w)
+    f = (torch.rand(shape, generator=generator) * 2 - 1) * scale
+    b = (torch.rand(shape, generator=generator) * 2 - 1) * scale
+    return f, b
+
+
+def check_blindness(
+    net: STBN,
+    frames: int,
+    height: int,
+    width: int,
+    queries: Sequence[tuple[int, int, int]],
+    per_channel: bool = True,
+    zero_flow: bool = False,
+    sigma: float = 30 / 255,
+    seed: int = 0,
+) -> list[QueryResult]:
+    """Census of gradients for each ``(t, y, x)`` in ``queries`` on a random clip.
+
+    With ``per_channel`` every output channel is a separate query; otherwise each query uses a random
+    projection of all output channels (cheaper; a generic projection cannot cancel a non-zero gradient).
+    Flows are random and fractional (shared by all queries), or zero with ``zero_flow``: only then
+    must the co-located pixel of a neighbouring frame be visible, since a random flow may fetch the
+    neighbour's state from a pixel on q's own lattice, which that state is blind to.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    channels: list[int | None] = list(range(net.out_channels)) if per_channel else [None]
+    items = [(q, c) for q in queries for c in channels]
+    n = len(items)
+    c_in = net.in_channels
+    noisy = torch.rand(n, frames, c_in, height, width, generator=gen).requires_grad_(True)
+    f, b = random_flows(1, frames, height, width, scale=0.0 if zero_flow else 2.5, generator=gen)
+    flows = (f.expand(n, -1, -1, -1, -1), b.expand(n, -1, -1, -1, -1))
+    proj = torch.randn(net.out_channels, generator=gen)
+    out = net(noisy, noise_map=sigma, flows=flows)
+    total = out.new_zeros(())
+    for i, ((t, y, x), c) in enumerate(items):
+        total = total + (out[i, t, :, y, x] @ proj if c is None else out[i, t, c, y, x])
+    (grad,) = torch.autograd.grad(total, noisy)
+    sens = grad.abs().sum(dim=2)  # n, T, H, W
+    yy = torch.arange(height).view(-1, 1)
+    xx = torch.arange(width).view(1, -1)
+    results = []
+    for i, ((t, y, x), c) in enumerate(items):
+        lattice = ((yy - y) % 2 == 0) & ((xx - x) % 2 == 0)
+        cur = sens[i, t]
+        neighbours = [sens[i, s, y, x] for s in (t - 1, t + 1) if 0 <= s < frames]
+        results.append(
+            QueryResult(
+                t=t,
+                y=y,
+                x=x,
+                channel=c,
+                lattice_leaks=int((cur[lattice] != 0).sum()),
+                off_lattice_nonzero=int((cur[~lattice] != 0).sum()),
+                off_lattice_total=int((~lattice).sum()),
+                neighbour_frames_see_q=bool(neighbours) and any(float(v) != 0 for v in neighbours),
+            )
+        )
+    return results

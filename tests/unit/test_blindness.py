@@ -1,0 +1,87 @@
+"""Lattice blindness of the whole recurrent model (both directions, BSA fusion, SRFE, heads)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from stbn import STBN
+from stbn.analysis.blindness import check_blindness
+from stbn.models.blindspot import CentralMaskedConv2d
+from stbn.ops import shuffle
+
+FRAMES = 5
+
+
+def queries(h: int, w: int) -> list[tuple[int, int, int]]:
+    """Start, middle and end frames; positions covering every parity class mod 4 and the borders."""
+    pos = [(0, 0), (h - 1, w - 1), (5, 6), (10, 3), (7, 13), (h - 4, w - 6)]
+    return [(t, y, x) for t in (0, FRAMES // 2, FRAMES - 1) for y, x in pos]
+
+
+def small_net(in_channels: int, warp: str) -> STBN:
+    torch.manual_seed(in_channels)
+    net = STBN(in_channels, num_channels=16, num_resblocks=2, srfe_blocks=2, srfe_groups=1, warp=warp)
+    for p in net.parameters():  # random weights and biases, not just the default init
+        p.data.add_(0.05 * torch.randn_like(p))
+    return net
+
+
+@pytest.mark.parametrize(
+    ("in_channels", "warp", "train_mode", "size"),
+    [
+        (3, "nearest", True, (24, 28)),
+        (3, "nearest", False, (22, 26)),
+        (3, "bilinear", True, (22, 26)),
+        (3, "bilinear", False, (24, 28)),
+        (4, "nearest", False, (24, 28)),
+        (4, "nearest", True, (22, 26)),
+        (4, "bilinear", False, (22, 26)),
+        (4, "bilinear", True, (24, 28)),
+    ],
+)
+def test_every_output_channel_is_lattice_blind(in_channels, warp, train_mode, size):
+    net = small_net(in_channels, warp).train(train_mode)
+    h, w = size
+    results = check_blindness(net, FRAMES, h, w, queries(h, w), per_channel=True)
+    assert len(results) == len(queries(h, w)) * net.out_channels
+    assert [r for r in results if r.lattice_leaks] == []
+    # everything off the lattice is seen: the receptive field covers these frames
+    assert all(r.off_lattice_nonzero == r.off_lattice_total for r in results)
+
+
+@pytest.mark.parametrize("in_channels", [3, 4])
+def test_other_frames_see_the_colocated_pixel(in_channels):
+    net = small_net(in_channels, "nearest")
+    results = check_blindness(net, FRAMES, 20, 20, queries(20, 20), per_channel=False, zero_flow=True)
+    assert all(r.neighbour_frames_see_q for r in results)
+    assert [r for r in results if r.lattice_leaks] == []
+
+
+@pytest.mark.parametrize("in_channels", [3, 4])
+def test_paper_width_64x64(in_channels):
+    """Paper width and depth: blind on the lattice, sensitive to all 3072 other pixels of a 64x64 frame."""
+    torch.manual_seed(1)
+    net = STBN(in_channels).eval()
+    qs = [(1, y, x) for y, x in [(0, 0), (31, 32), (33, 30), (62, 63), (17, 46)]]
+    results = check_blindness(net, 3, 64, 64, qs, per_channel=False)
+    assert [r for r in results if r.lattice_leaks] == []
+    assert all(r.off_lattice_nonzero == r.off_lattice_total == 3072 for r in results)
+
+
+def test_negative_control_pixel_unshuffle_leaks(monkeypatch):
+    """The check can fail: torch's pixel (un)shuffle instead of the patch version breaks blindness."""
+    monkeypatch.setattr(shuffle, "patch_unshuffle", lambda x: F.pixel_unshuffle(x, 2))
+    monkeypatch.setattr(shuffle, "patch_shuffle", lambda x: F.pixel_shuffle(x, 2))
+    results = check_blindness(small_net(3, "nearest"), FRAMES, 24, 28, queries(24, 28), per_channel=False)
+    assert sum(r.lattice_leaks for r in results) > 0
+
+
+def test_negative_control_unmasked_centre_leaks():
+    net = small_net(3, "nearest")
+    for m in net.modules():
+        if isinstance(m, CentralMaskedConv2d):
+            m.mask.fill_(1.0)
+    results = check_blindness(net, FRAMES, 24, 28, queries(24, 28), per_channel=False)
+    assert sum(r.lattice_leaks for r in results) > 0
