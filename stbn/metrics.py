@@ -74,15 +74,23 @@ def requantize_raw(x: np.ndarray) -> np.ndarray:
     return (levels.astype(np.float64) - RAW_BLACK) / RAW_SPAN
 
 
+def _protocol_pair(clean: np.ndarray, denoised: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    if kind == "srgb":
+        return np.clip(clean, 0.0, 1.0), denoised
+    if kind == "raw":
+        return clean, requantize_raw(denoised)
+    raise ValueError(f"unknown data kind {kind!r} (srgb | raw)")
+
+
+def frame_psnr(clean: np.ndarray, denoised: np.ndarray, kind: Literal["srgb", "raw"] = "srgb") -> float:
+    """PSNR of one frame by the paper's protocol for ``kind`` (the PSNR of :func:`frame_metrics`)."""
+    return psnr(*_protocol_pair(clean, denoised, kind))
+
+
 def frame_metrics(clean: np.ndarray, denoised: np.ndarray, kind: Literal["srgb", "raw"] = "srgb") -> tuple[float, float]:
     """``(psnr, ssim)`` of one ``(H, W, C)`` frame by the paper's protocol for ``kind``."""
-    if kind == "srgb":
-        ref = np.clip(clean, 0.0, 1.0)
-        return psnr(ref, denoised), ssim(ref, denoised, gaussian=True)
-    if kind == "raw":
-        out = requantize_raw(denoised)
-        return psnr(clean, out), ssim(clean, out, gaussian=False)
-    raise ValueError(f"frame_metrics: unknown kind {kind!r} (srgb | raw)")
+    ref, out = _protocol_pair(clean, denoised, kind)
+    return psnr(ref, out), ssim(ref, out, gaussian=kind == "srgb")
 
 
 def hierarchical_mean(rows: Sequence[Mapping[str, object]], keys: Sequence[str], value: str) -> float:

@@ -49,7 +49,7 @@ def test_overrides_are_parsed_and_validated_like_the_file(tmp_path):
         ("data: {sigma: [40, 10]}", r"lo <= hi"),
         ("train: {milestones: [5, 3]}", r"strictly increasing"),
         ("data: {kind: raw}", r"model\.in_channels must be 4"),
-        ("data: {kind: raw, crop: 33}\nmodel: {in_channels: 4}", r"crop must be even"),
+        ("data: {kind: raw}\nmodel: {in_channels: 4, head: gaussian}", r"head gaussian needs a known sigma"),
         ("flow: {distill: {enabled: true}}", r"needs flow\.estimator pwcnet"),
         ("data: {isos: [800]}", r"no noise calibration for ISO \[800\]"),
         ("data: {fixed_noisy: true, sigma: [5, 55]}", r"one fixed data\.sigma"),
