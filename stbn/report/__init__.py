@@ -1,0 +1,1 @@
+"""The paper's tables and figures, rebuilt from this run's outputs beside the paper's own numbers."""

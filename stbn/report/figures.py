@@ -1,0 +1,173 @@
+"""The paper's figures redrawn from this run's outputs (and Figure 4 computed on the spot).
+
+Each ``figure_*`` function takes plain data (already read from the run's files by
+:mod:`stbn.commands.figure`) and returns a matplotlib :class:`~matplotlib.figure.Figure`;
+:func:`save_figure` writes it as PNG and PDF. No pyplot state is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from stbn.analysis.warp_stats import constant_flow, warp_noise_stats, zoom_flow
+from stbn.data.atomic import atomic_output
+from stbn.ops.warp import flow_warp
+
+FIGURES: dict[str, str] = {
+    "figure4": "noise statistics after warping, nearest vs bilinear",
+    "figure7": "validation PSNR during training, nearest vs bilinear alignment",
+    "figure10": "PSNR against the distillation weight lambda",
+    "visual": "visual comparison: crops of noisy, baselines, STBN and clean",
+    "budget": "PSNR against training time, with the best classical baseline",
+}
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A labelled series: ``x`` and ``y`` of equal length."""
+
+    label: str
+    x: Sequence[float]
+    y: Sequence[float]
+
+
+def save_figure(fig: Figure, prefix: str | Path) -> list[Path]:
+    """Write ``prefix.png`` (150 dpi) and ``prefix.pdf`` atomically; return the paths."""
+    prefix = Path(prefix)
+    paths = [prefix.with_name(prefix.name + ext) for ext in (".png", ".pdf")]
+    for path in paths:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=path.suffix[1:])
+    return paths
+
+
+def _warped_noise(flow: torch.Tensor, mode: str, seed: int) -> np.ndarray:
+    _, h, w = flow.shape
+    noise = torch.randn(1, 1, h, w, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return flow_warp(noise, flow[None], mode)[0, 0].numpy()  # type: ignore[arg-type]
+
+
+def figure_warp_noise(
+    size: int = 256, shift: tuple[float, float] = (0.37, -0.61), zoom: float = 1.25, seed: int = 0
+) -> Figure:
+    """Figure 4: what nearest and bilinear warping do to i.i.d. unit Gaussian noise.
+
+    (a) histograms after a constant fractional shift; (b) variance ratio and neighbour correlations
+    for the shift and for a zoom (a spatially varying flow); (c) the variance ratio against the
+    fractional shift ``a`` (``dx = dy = a``), with bilinear's closed form ``((1-a)^2 + a^2)^2``.
+    """
+    shifted = constant_flow(size, size, *shift)
+    zoomed = zoom_flow(size, size, zoom)
+    fig = Figure(figsize=(15, 4.2), layout="constrained")
+    ax_hist, ax_bar, ax_var = fig.subplots(1, 3)
+
+    bins = np.linspace(-4, 4, 81)
+    margin = int(math.ceil(max(abs(s) for s in shift))) + 1
+    for mode, colour in (("nearest", "tab:blue"), ("bilinear", "tab:orange")):
+        values = _warped_noise(shifted, mode, seed)[margin:-margin, margin:-margin].ravel()
+        ax_hist.hist(values, bins=bins, density=True, histtype="step", lw=1.5, color=colour,
+                     label=f"{mode} (var {values.var():.2f})")
+    grid = np.linspace(-4, 4, 200)
+    ax_hist.plot(grid, np.exp(-grid**2 / 2) / math.sqrt(2 * math.pi), "k--", lw=1, label="N(0, 1) before warping")
+    ax_hist.set(title=f"(a) warped noise, shift ({shift[0]}, {shift[1]}) px", xlabel="value", ylabel="density")
+    ax_hist.legend(fontsize=8)
+
+    cases = [(f"{m}\nshift", shifted, m) for m in ("nearest", "bilinear")]
+    cases += [(f"{m}\nzoom x{zoom}", zoomed, m) for m in ("nearest", "bilinear")]
+    stats = [warp_noise_stats(flow, mode, seed) for _, flow, mode in cases]  # type: ignore[arg-type]
+    pos = np.arange(len(cases))
+    for offset, (name, values) in zip(
+        (-0.27, 0.0, 0.27),
+        (("variance ratio", [s.variance_ratio for s in stats]),
+         ("corr. horizontal neighbours", [s.corr_x for s in stats]),
+         ("corr. vertical neighbours", [s.corr_y for s in stats])),
+    ):
+        bars = ax_bar.bar(pos + offset, values, width=0.26, label=name)
+        ax_bar.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax_bar.axhline(1.0, color="grey", lw=0.5, ls=":")
+    ax_bar.axhline(0.0, color="grey", lw=0.5)
+    ax_bar.set_xticks(pos, [c[0] for c in cases], fontsize=8)
+    ax_bar.set(title="(b) variance ratio and neighbour correlation", ylim=(-0.1, 1.25))
+    ax_bar.legend(fontsize=8, loc="upper right")
+
+    fractions = np.linspace(0.0, 1.0, 21)
+    for mode, colour in (("nearest", "tab:blue"), ("bilinear", "tab:orange")):
+        measured = [warp_noise_stats(constant_flow(96, 96, a, a), mode, seed).variance_ratio for a in fractions]
+        ax_var.plot(fractions, measured, "o", ms=3, color=colour, label=f"{mode} (measured)")
+    ax_var.plot(fractions, ((1 - fractions) ** 2 + fractions**2) ** 2, "-", color="tab:orange", lw=1,
+                label="bilinear, closed form")
+    ax_var.set(title="(c) variance kept against sub-pixel shift", xlabel="fractional shift a (dx = dy = a)",
+               ylabel="variance ratio", ylim=(0, 1.1))
+    ax_var.legend(fontsize=8)
+    return fig
+
+
+def _line_figure(curves: Sequence[Curve], title: str, xlabel: str, ylabel: str) -> tuple[Figure, object]:
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for curve in curves:
+        ax.plot(curve.x, curve.y, "o-", ms=3, label=curve.label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def figure_training_curves(curves: Sequence[Curve]) -> Figure:
+    """Figure 7: validation PSNR against the training step, one curve per run (e.g. nearest, bilinear)."""
+    fig, ax = _line_figure(curves, "Validation PSNR during training", "training step", "validation PSNR (dB)")
+    ax.legend(fontsize=8)  # type: ignore[attr-defined]
+    return fig
+
+
+def figure_lambda(lams: Sequence[float], psnrs: Sequence[float], ssims: Sequence[float]) -> Figure:
+    """Figure 10: test PSNR (and SSIM) against the distillation weight lambda (0 = no distillation)."""
+    order = np.argsort(lams)
+    pos = np.arange(len(lams))
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(pos, np.asarray(psnrs)[order], "o-", color="tab:blue", label="PSNR")
+    ax.set_xticks(pos, [f"{lams[i]:g}" for i in order])
+    ax.set(title="PSNR against the distillation weight λ", xlabel="λ (0: no flow distillation)", ylabel="PSNR (dB)")
+    twin = ax.twinx()
+    twin.plot(pos, np.asarray(ssims)[order], "s--", color="tab:green", label="SSIM")
+    twin.set_ylabel("SSIM")
+    fig.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def figure_budget(curves: Sequence[Curve], baselines: Mapping[str, float], time_unit: str) -> Figure:
+    """PSNR against training time per STBN run, with each baseline's PSNR as a horizontal line."""
+    fig, ax = _line_figure(curves, "Quality against training budget", f"training time ({time_unit})", "PSNR (dB)")
+    for (name, value), style in zip(sorted(baselines.items(), key=lambda kv: -kv[1]), ("--", ":", "-.", (0, (1, 3)))):
+        ax.axhline(value, color="black", ls=style, lw=1, label=f"{name} ({value:.2f} dB)")  # type: ignore[attr-defined]
+    ax.legend(fontsize=8)  # type: ignore[attr-defined]
+    return fig
+
+
+def figure_visual(crops: Sequence[Sequence[np.ndarray]], rows: Sequence[str], columns: Sequence[str],
+                  scores: Sequence[Sequence[str]]) -> Figure:
+    """A grid of image crops: one row per test sequence, one column per method (``(h, w, 3)`` in [0, 1]);
+    ``scores`` are per-cell captions (e.g. the frame's PSNR)."""
+    n_rows, n_cols = len(rows), len(columns)
+    fig = Figure(figsize=(2.2 * n_cols, 2.3 * n_rows), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.imshow(np.clip(crops[r][c], 0, 1), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel(scores[r][c], fontsize=8)
+            if r == 0:
+                ax.set_title(columns[c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(rows[r], fontsize=9)
+    return fig
