@@ -2,7 +2,8 @@
 
 Every method takes a noisy sequence ``(T, H, W, 3)`` (float, [0, 1] scale, unclipped AWGN as the
 paper's protocol adds it) and the known noise level ``sigma`` on the 0-255 scale, and yields one
-denoised frame ``(H, W, 3)`` float32 clamped to [0, 1] with the wall time spent on it. Settings
+denoised frame ``(H, W, 3)`` float32 clamped to [0, 1] with the wall time spent on it (``noisy`` also
+takes packed raw ``(T, H, W, 4)``: the raw input row). Settings
 (fixed rules, never tuned on test data; see docs/report.md):
 
 - ``noisy``: the input itself (clamped), the reference row.
@@ -64,22 +65,23 @@ _FUNCS: dict[str, Callable[[np.ndarray, int, float], np.ndarray]] = {
 }
 
 
-def denoise_sequence(noisy: np.ndarray, sigma: float, method: str) -> Iterator[tuple[np.ndarray, float]]:
+def denoise_sequence(noisy: np.ndarray, sigma: float | None, method: str) -> Iterator[tuple[np.ndarray, float]]:
     """Denoise ``noisy`` ``(T, H, W, 3)`` frame by frame with ``method``.
 
     Yields ``(frame, seconds)``: the ``(H, W, 3)`` float32 estimate clamped to [0, 1] and the wall
-    time of that frame alone. ``sigma`` is the AWGN standard deviation on the 0-255 scale.
+    time of that frame alone. ``sigma`` is the AWGN standard deviation on the 0-255 scale (unused by,
+    and optional for, ``noisy``).
     """
     if method not in _FUNCS:
         raise StbnError(f"unknown baseline method {method!r} (choose from {', '.join(METHODS)})")
-    if noisy.ndim != 4 or noisy.shape[-1] != 3:
-        raise StbnError(f"baselines need an RGB sequence (T, H, W, 3), got shape {noisy.shape}")
-    if not sigma > 0:
-        raise StbnError(f"sigma must be positive, got {sigma}")
+    if noisy.ndim != 4 or (method != "noisy" and noisy.shape[-1] != 3):
+        raise StbnError(f"baseline {method} needs an RGB sequence (T, H, W, 3), got shape {noisy.shape}")
+    if method != "noisy" and not (sigma is not None and sigma > 0):
+        raise StbnError(f"baseline {method}: sigma must be positive, got {sigma}")
     func = _FUNCS[method]
     noisy = np.ascontiguousarray(noisy, dtype=np.float32)
     for t in range(noisy.shape[0]):
         start = time.perf_counter()
-        out = func(noisy, t, sigma)
+        out = func(noisy, t, sigma or 0.0)
         seconds = time.perf_counter() - start
         yield np.clip(out, 0.0, 1.0).astype(np.float32), seconds
