@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from skimage import data
@@ -54,7 +57,59 @@ def test_denoisers_beat_the_noisy_input(method: str, clip, outputs) -> None:
 def test_bad_input_is_a_one_line_user_error(clip) -> None:
     with pytest.raises(StbnError, match="unknown baseline method"):
         next(denoise_sequence(clip[1], SIGMA, "wiener"))
-    with pytest.raises(StbnError, match="RGB sequence"):
+    with pytest.raises(StbnError, match="bm3d needs an RGB sequence"):
         next(denoise_sequence(clip[1][..., 0], SIGMA, "bm3d"))
     with pytest.raises(StbnError, match="sigma must be positive"):
         next(denoise_sequence(clip[1], 0.0, "bm3d"))
+    with pytest.raises(StbnError, match="sigma must be positive"):
+        next(denoise_sequence(clip[1], None, "nlm-skimage"))
+
+
+def test_noisy_row_also_serves_packed_raw(clip) -> None:
+    raw = np.concatenate([clip[1], clip[1][..., :1]], axis=-1)
+    frames = [f for f, _ in denoise_sequence(raw, None, "noisy")]
+    np.testing.assert_array_equal(np.stack(frames), np.clip(raw, 0, 1))
+
+
+@pytest.fixture(scope="module")
+def test_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Set8-style folder: two real-image sequences of 3 frames, 40x48."""
+    from stbn.data.io import write_frames
+
+    root = tmp_path_factory.mktemp("set")
+    for name, still in (("astronaut", data.astronaut()), ("coffee", data.coffee())):
+        frames = [still[::4, ::4][20 + t : 60 + t, 30:78].astype(np.float32) / 255.0 for t in range(3)]
+        write_frames(frames, root / name)
+    return root
+
+
+def test_cli_scores_and_times_the_protocol_frames(test_set: Path, tmp_path: Path) -> None:
+    """`stbn baseline` sees the same noisy frames as `stbn evaluate` and its output feeds the tables."""
+    from stbn.cli import main
+    from stbn.metrics import frame_metrics
+    from stbn.protocol import srgb_test_sequences
+    from stbn.report.runs import read_frames, read_score
+
+    out = tmp_path / "baselines" / "noisy" / "set" / "sigma30"
+    assert main(["baseline", "--method", "noisy", "--data", str(test_set), "--sigma", "30",
+                 "--out", str(out), "--samples", "1"]) == 0
+    rows = read_frames(out)
+    assert [r["sequence"] for r in rows] == ["astronaut"] * 3 + ["coffee"] * 3
+    expected = [frame_metrics(s.clean[t], np.clip(s.noisy[t], 0, 1))
+                for s in srgb_test_sequences(test_set, 30.0, 85) for t in range(3)]
+    np.testing.assert_allclose([(r["psnr"], r["ssim"]) for r in rows], expected, rtol=1e-9)
+    assert all(isinstance(r["seconds"], float) for r in rows)
+    score = read_score(out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert score.psnr == pytest.approx(summary["psnr"]) and summary["method"] == "noisy"
+    assert score.seconds_per_frame == pytest.approx(summary["seconds_per_frame"])
+    panels = sorted((out / "samples").rglob("*.png"))
+    assert [p.parent.name for p in panels] == ["astronaut"]
+
+
+def test_cli_rejects_classical_methods_on_raw(tmp_path: Path) -> None:
+    from stbn.cli import main
+
+    argv = ["baseline", "--method", "bm3d", "--data", str(tmp_path), "--iso", "1600", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert not (tmp_path / "o").exists()
