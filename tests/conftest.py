@@ -1,0 +1,15 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def embedded_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The embedded datasets, materialised once per test session: ``{name: dataset root}``."""
+    from stbn.data.embedded import materialise
+
+    return materialise(tmp_path_factory.mktemp("embedded"))
