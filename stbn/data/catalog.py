@@ -141,12 +141,12 @@ def _crvd_problems(root: Path, scenes: Iterable[int], realisations: int) -> tupl
 
     Returns the problems and one example file per frame size ``(H, W)`` found.
     """
-    missing, bad, sizes = [], [], {}
+    missing_dirs, missing, bad, sizes = [], [], [], {}
     for scene in scenes:
         for part, reals in (("gt", [None]), ("noisy", list(range(realisations)))):
             dirs = [d for d in raw.crvd_scene_candidates(root, part, scene) if d.is_dir()]
             if not dirs:
-                missing.append(f"indoor_raw_{part} scene{scene}")
+                missing_dirs.append(f"indoor_raw_{part} scene{scene}")
                 continue
             for iso in raw.CRVD_ISOS:
                 for frame in raw.CRVD_FRAMES:
@@ -165,7 +165,8 @@ def _crvd_problems(root: Path, scenes: Iterable[int], realisations: int) -> tupl
                             bad.append(f"{f.relative_to(root)} is {dtype} {shape}, not an even-sized 16-bit mosaic")
                         else:
                             sizes.setdefault(tuple(shape), str(f.relative_to(root)))
-    problems = [f"missing {len(missing)} file(s)/folder(s): {_listing(missing)}"] if missing else []
+    problems = [f"missing scene folders: {_listing(missing_dirs)}"] if missing_dirs else []
+    problems += [f"missing {len(missing)} file(s): {_listing(missing)}"] if missing else []
     return problems + ([f"malformed: {_listing(bad)}"] if bad else []), sizes
 
 
