@@ -1,10 +1,11 @@
 """Read this run's results: per-frame metric files and where they sit in the results layout.
 
-An evaluation folder is ``.../<run>/<dataset>/sigma<s>/`` (sRGB) or ``.../<run>/<dataset>/iso<i>/``
-(raw) and holds ``frames.csv`` (columns ``sequence, frame, psnr, ssim``, optionally ``seconds``) and
-``summary.json``. ``<run>`` is an experiment (a trained model) or a baseline method. Every number a
-table shows is aggregated here from ``frames.csv`` by :func:`stbn.metrics.hierarchical_mean`
-(frames -> sequence -> dataset), never copied from elsewhere.
+An evaluation folder is ``.../<group>/<name>/<dataset>/sigma<s>/`` (sRGB) or ``.../iso<i>/`` (raw)
+and holds ``frames.csv`` (columns ``sequence, frame, psnr, ssim``, optionally ``seconds``) and
+``summary.json``. The run is ``<group>/<name>``: an experiment's variant
+(``results/eval/<experiment>/<variant>/...``) or a baseline method (``results/baselines/<method>/...``
+gives ``baselines/<method>``). Every number a table shows is aggregated here from ``frames.csv`` by
+:func:`stbn.metrics.hierarchical_mean` (frames -> sequence -> dataset), never copied from elsewhere.
 """
 
 from __future__ import annotations
@@ -53,14 +54,15 @@ def frames_path(path: str | Path) -> Path:
 
 
 def parse_key(path: str | Path) -> RunKey:
-    """The :class:`RunKey` encoded in ``.../<run>/<dataset>/(sigma|iso)<level>/frames.csv``."""
+    """The :class:`RunKey` encoded in ``.../<group>/<name>/<dataset>/(sigma|iso)<level>/frames.csv``."""
     folder = frames_path(path).parent
     match = _LEVEL.match(folder.name)
-    if match is None or len(folder.parts) < 3:
+    if match is None or len(folder.parts) < 4:
         raise StbnError(
-            f"{path}: expected a metric file at .../<run>/<dataset>/sigma<s>|iso<i>/{FRAMES_FILE}"
+            f"{path}: expected a metric file at .../<group>/<name>/<dataset>/sigma<s>|iso<i>/{FRAMES_FILE}"
         )
-    return RunKey(folder.parent.parent.name, folder.parent.name, match.group(1), float(match.group(2)))  # type: ignore[arg-type]
+    run = f"{folder.parents[2].name}/{folder.parents[1].name}"
+    return RunKey(run, folder.parent.name, match.group(1), float(match.group(2)))  # type: ignore[arg-type]
 
 
 def read_frames(path: str | Path) -> list[dict[str, object]]:
@@ -88,26 +90,34 @@ def read_frames(path: str | Path) -> list[dict[str, object]]:
     return rows
 
 
+def _finite(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
 def _seconds_per_frame(path: Path, rows: list[dict[str, object]]) -> float | None:
     timed = [float(r["seconds"]) for r in rows if isinstance(r.get("seconds"), float)]
     if timed:
         return sum(timed) / len(timed)
-    summary = path.parent / "summary.json"
-    if summary.is_file():
-        try:
-            value = json.loads(summary.read_text()).get("seconds_per_frame")
-        except (json.JSONDecodeError, AttributeError):
-            raise StbnError(f"{summary}: not a JSON object") from None
-        if isinstance(value, int | float) and math.isfinite(value):
-            return float(value)
-    return None
+    summary_path = path.parent / "summary.json"
+    if not summary_path.is_file():
+        return None
+    try:
+        summary = json.loads(summary_path.read_text())
+    except json.JSONDecodeError:
+        raise StbnError(f"{summary_path}: not valid JSON") from None
+    if not isinstance(summary, dict):
+        raise StbnError(f"{summary_path}: not a JSON object")
+    per_frame = _finite(summary.get("seconds_per_frame"))
+    total = _finite(summary.get("seconds"))
+    return per_frame if per_frame is not None else (None if total is None else total / len(rows))
 
 
 def read_score(path: str | Path) -> Score:
     """Aggregate one ``frames.csv``: mean over frames per sequence, then over sequences.
 
     ``seconds_per_frame`` is the mean of the ``seconds`` column when the file has one (baselines time
-    every frame), else ``summary.json``'s ``seconds_per_frame``, else None.
+    every frame), else ``summary.json``'s ``seconds_per_frame``, else its ``seconds / frames`` (the
+    whole evaluation's wall time, reading and scoring included), else None.
     """
     path = frames_path(path)
     rows = read_frames(path)

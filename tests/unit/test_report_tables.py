@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -43,7 +44,7 @@ PAPER_CELLS = [
 
 def test_score_is_a_mean_of_sequence_means_not_of_frames(tmp_path: Path) -> None:
     # sequence a: 3 frames at 30 dB, sequence b: 1 frame at 34 dB -> (30 + 34) / 2 = 32, not 31
-    path = write_frames(tmp_path, "stbn", "set8", "sigma30",
+    path = write_frames(tmp_path, "main/stbn", "set8", "sigma30",
                         [("a", 30.0, 0.8), ("a", 30.0, 0.8), ("a", 30.0, 0.8), ("b", 34.0, 0.9)], seconds=0.25)
     score = read_score(path)
     assert score.psnr == pytest.approx(32.0)
@@ -51,34 +52,46 @@ def test_score_is_a_mean_of_sequence_means_not_of_frames(tmp_path: Path) -> None
     assert score.frames == 4 and score.seconds_per_frame == pytest.approx(0.25)
     assert parse_key(path.parent) == parse_key(path)
     assert (parse_key(path).run, parse_key(path).dataset, parse_key(path).axis, parse_key(path).level) == (
-        "stbn", "set8", "sigma", 30.0)
+        "main/stbn", "set8", "sigma", 30.0)
+
+
+def test_seconds_per_frame_from_the_evaluation_summary(tmp_path: Path) -> None:
+    path = write_frames(tmp_path, "main/stbn", "set8", "sigma30", [("a", 30.0, 0.8), ("a", 31.0, 0.8)])
+    assert read_score(path).seconds_per_frame is None
+    (path.parent / "summary.json").write_text(json.dumps({"seconds": 3.0}))
+    assert read_score(path).seconds_per_frame == pytest.approx(1.5)
+    (path.parent / "summary.json").write_text(json.dumps({"seconds": 3.0, "seconds_per_frame": 0.5}))
+    assert read_score(path).seconds_per_frame == pytest.approx(0.5)
+    (path.parent / "summary.json").write_text("[1, 2]")
+    with pytest.raises(StbnError, match="not a JSON object"):
+        read_score(path)
 
 
 def test_paper_beside_this_run_with_delta_and_na(tmp_path: Path) -> None:
     inputs = [
-        write_frames(tmp_path, "stbn", "set8", f"sigma{s}", [("a", 30.0 + s / 10, 0.9), ("b", 30.0 + s / 10, 0.9)])
+        write_frames(tmp_path, "main/stbn", "set8", f"sigma{s}", [("a", 30.0 + s / 10, 0.9), ("b", 30.0 + s / 10, 0.9)])
         for s in (10, 30)
     ]
-    inputs.append(write_frames(tmp_path, "bm3d", "set8", "sigma30", [("a", 29.0, 0.85)], seconds=2.0))
-    table = build_table("table1", inputs, paper_methods={"stbn": "STBN"}, paper=PAPER_CELLS)
+    inputs.append(write_frames(tmp_path, "baselines/bm3d", "set8", "sigma30", [("a", 29.0, 0.85)], seconds=2.0))
+    table = build_table("table1", inputs, paper_methods={"main/stbn": "STBN"}, paper=PAPER_CELLS)
     assert table.header[3:] == ["σ=10", "σ=30", "avg", "s/frame"]
     assert cell(table, "STBN", PAPER, "σ=30") == "32.76 / 0.9072"
     assert cell(table, "STBN", PAPER, "σ=10") == "n/a"
-    assert cell(table, "stbn", THIS_RUN, "σ=30") == "33.00 / 0.9000"
-    assert cell(table, "stbn", THIS_RUN, "avg") == "32.00 / 0.9000"
-    assert cell(table, "stbn vs STBN", DELTA, "σ=30") == "+0.24 / -0.0072"
+    assert cell(table, "main/stbn", THIS_RUN, "σ=30") == "33.00 / 0.9000"
+    assert cell(table, "main/stbn", THIS_RUN, "avg") == "32.00 / 0.9000"
+    assert cell(table, "main/stbn vs STBN", DELTA, "σ=30") == "+0.24 / -0.0072"
     # this run's levels (10, 30) are the paper cells' levels, so the average gets a delta too
-    assert cell(table, "stbn vs STBN", DELTA, "avg") == "-1.32 / -0.0087"
-    assert cell(table, "bm3d", THIS_RUN, "σ=10") == "n/a"
-    assert cell(table, "bm3d", THIS_RUN, "avg") == "n/a"
-    assert cell(table, "bm3d", THIS_RUN, "s/frame") == "2"
-    record = next(r for r in table.records if r["method"] == "stbn" and r["source"] == THIS_RUN)
+    assert cell(table, "main/stbn vs STBN", DELTA, "avg") == "-1.32 / -0.0087"
+    assert cell(table, "baselines/bm3d", THIS_RUN, "σ=10") == "n/a"
+    assert cell(table, "baselines/bm3d", THIS_RUN, "avg") == "n/a"
+    assert cell(table, "baselines/bm3d", THIS_RUN, "s/frame") == "2"
+    record = next(r for r in table.records if r["method"] == "main/stbn" and r["source"] == THIS_RUN)
     assert record["psnr_30"] == pytest.approx(33.0) and record["ssim_avg"] == pytest.approx(0.9)
 
 
 def test_no_delta_on_another_dataset_and_paper_rows_kept(tmp_path: Path) -> None:
-    inputs = [write_frames(tmp_path, "stbn", "embedded", "sigma30", [("a", 28.0, 0.8)])]
-    table = build_table("table1", inputs, paper_methods={"stbn": "STBN"}, paper=PAPER_CELLS)
+    inputs = [write_frames(tmp_path, "main/stbn", "embedded", "sigma30", [("a", 28.0, 0.8)])]
+    table = build_table("table1", inputs, paper_methods={"main/stbn": "STBN"}, paper=PAPER_CELLS)
     assert [r[2] for r in table.rows] == [PAPER, THIS_RUN]
     assert [r[0] for r in table.rows] == ["Set8", "embedded"]
 
@@ -87,14 +100,14 @@ def test_changing_a_metric_file_changes_the_table(tmp_path: Path) -> None:
     """Acceptance 3: the numbers come from frames.csv, through the CLI, into all three formats."""
     from stbn.cli import main
 
-    path = write_frames(tmp_path / "eval", "stbn", "embedded", "sigma30", [("a", 27.5, 0.8), ("b", 28.5, 0.9)])
+    path = write_frames(tmp_path / "eval", "main/stbn", "embedded", "sigma30", [("a", 27.5, 0.8), ("b", 28.5, 0.9)])
     prefix = tmp_path / "tables" / "table1"
     argv = ["table", "table1", "--inputs", str(path), "--out", str(prefix)]
     assert main(argv) == 0
     before = {ext: prefix.with_suffix(ext).read_text() for ext in (".csv", ".md", ".tex")}
     assert "28.00 / 0.8500" in before[".md"] and "28.00 / 0.8500" in before[".tex"]
 
-    write_frames(tmp_path / "eval", "stbn", "embedded", "sigma30", [("a", 30.5, 0.8), ("b", 28.5, 0.9)])
+    write_frames(tmp_path / "eval", "main/stbn", "embedded", "sigma30", [("a", 30.5, 0.8), ("b", 28.5, 0.9)])
     assert main(argv) == 0
     after = {ext: prefix.with_suffix(ext).read_text() for ext in (".csv", ".md", ".tex")}
     assert "29.50 / 0.8500" in after[".md"] and "29.50 / 0.8500" in after[".tex"]
@@ -112,7 +125,7 @@ def test_changing_a_metric_file_changes_the_table(tmp_path: Path) -> None:
     ],
 )
 def test_malformed_metric_files_are_named(tmp_path: Path, content: str, message: str) -> None:
-    folder = tmp_path / "stbn" / "set8" / "sigma30"
+    folder = tmp_path / "main" / "stbn" / "set8" / "sigma30"
     folder.mkdir(parents=True)
     (folder / "frames.csv").write_text(content)
     with pytest.raises(StbnError, match=message):
@@ -120,8 +133,8 @@ def test_malformed_metric_files_are_named(tmp_path: Path, content: str, message:
 
 
 def test_bad_inputs_are_user_errors(tmp_path: Path) -> None:
-    a = write_frames(tmp_path, "stbn", "set8", "sigma30", [("a", 30.0, 0.9)])
-    b = write_frames(tmp_path, "stbn", "crvd", "iso1600", [("a", 40.0, 0.9)])
+    a = write_frames(tmp_path, "main/stbn", "set8", "sigma30", [("a", 30.0, 0.9)])
+    b = write_frames(tmp_path, "main/stbn", "crvd", "iso1600", [("a", 40.0, 0.9)])
     with pytest.raises(StbnError, match="unknown table"):
         build_table("table9", [a])
     with pytest.raises(StbnError, match="mix sigma and ISO"):
@@ -133,15 +146,15 @@ def test_bad_inputs_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(StbnError, match="expected a metric file"):
         build_table("table1", [tmp_path / "frames.csv"])
     with pytest.raises(StbnError, match="not found"):
-        build_table("table1", [tmp_path / "x" / "set8" / "sigma30"])
+        build_table("table1", [tmp_path / "x" / "y" / "set8" / "sigma30"])
 
 
 def test_raw_table_has_iso_columns_and_the_paper_average(tmp_path: Path) -> None:
-    inputs = [write_frames(tmp_path, "raw", "embedded-raw", f"iso{i}", [("scene1", 40.0 + k, 0.95)])
+    inputs = [write_frames(tmp_path, "raw/stbn", "embedded-raw", f"iso{i}", [("scene1", 40.0 + k, 0.95)])
               for k, i in enumerate((1600, 3200))]
     table = build_table("table2", inputs)
     assert table.header[3:] == ["ISO 1600", "ISO 3200", "avg", "s/frame"]
-    assert cell(table, "raw", THIS_RUN, "avg") == "40.50 / 0.9500"
+    assert cell(table, "raw/stbn", THIS_RUN, "avg") == "40.50 / 0.9500"
     assert cell(table, "STBN", PAPER, "ISO 1600") == "49.27 / n/a"
     assert cell(table, "STBN", PAPER, "avg") == "45.77 / 0.9980"
 
@@ -149,11 +162,12 @@ def test_raw_table_has_iso_columns_and_the_paper_average(tmp_path: Path) -> None
 def test_variants_extras_and_files(tmp_path: Path) -> None:
     from stbn.report.render import write_table
 
-    inputs = [write_frames(tmp_path, v, "embedded", "sigma30", [("a", 28.0, 0.8)]) for v in ("nearest", "bilinear")]
-    table = build_table("variants", inputs, extras={"nearest": {"params": 1234567, "GMAC/frame": 1.5}})
+    inputs = [write_frames(tmp_path, f"alignment/{v}", "embedded", "sigma30", [("a", 28.0, 0.8)])
+              for v in ("nearest", "bilinear")]
+    table = build_table("variants", inputs, extras={"alignment/nearest": {"params": 1234567, "GMAC/frame": 1.5}})
     assert table.header[3:] == ["σ=30", "params", "GMAC/frame", "s/frame"]
-    assert cell(table, "nearest", THIS_RUN, "params") == "1,234,567"
-    assert cell(table, "bilinear", THIS_RUN, "params") == "n/a"
+    assert cell(table, "alignment/nearest", THIS_RUN, "params") == "1,234,567"
+    assert cell(table, "alignment/bilinear", THIS_RUN, "params") == "n/a"
     assert not [r for r in table.rows if r[2] == PAPER]
     paths = write_table(table, tmp_path / "out" / "variants")
     assert [p.name for p in paths] == ["variants.csv", "variants.md", "variants.tex"]
