@@ -20,15 +20,6 @@ from stbn.analysis.warp_stats import constant_flow, warp_noise_stats, zoom_flow
 from stbn.data.atomic import atomic_output
 from stbn.ops.warp import flow_warp
 
-FIGURES: dict[str, str] = {
-    "figure4": "noise statistics after warping, nearest vs bilinear",
-    "figure7": "validation PSNR during training, nearest vs bilinear alignment",
-    "figure10": "PSNR against the distillation weight lambda",
-    "visual": "visual comparison: crops of noisy, baselines, STBN and clean",
-    "budget": "PSNR against training time, with the best classical baseline",
-}
-
-
 @dataclass(frozen=True)
 class Curve:
     """A labelled series: ``x`` and ``y`` of equal length."""
@@ -143,12 +134,49 @@ def figure_lambda(lams: Sequence[float], psnrs: Sequence[float], ssims: Sequence
     return fig
 
 
-def figure_budget(curves: Sequence[Curve], baselines: Mapping[str, float], time_unit: str) -> Figure:
-    """PSNR against training time per STBN run, with each baseline's PSNR as a horizontal line."""
-    fig, ax = _line_figure(curves, "Quality against training budget", f"training time ({time_unit})", "PSNR (dB)")
-    for (name, value), style in zip(sorted(baselines.items(), key=lambda kv: -kv[1]), ("--", ":", "-.", (0, (1, 3)))):
-        ax.axhline(value, color="black", ls=style, lw=1, label=f"{name} ({value:.2f} dB)")  # type: ignore[attr-defined]
-    ax.legend(fontsize=8)  # type: ignore[attr-defined]
+def log_time_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | None:
+    """``(a, b)`` of ``y = a + b ln(x)`` fitted to the later half of the points (all if fewer than 4);
+    None without two distinct positive times."""
+    pts = [(xi, yi) for xi, yi in zip(x, y) if xi > 0]
+    pts = pts[len(pts) // 2 :] if len(pts) >= 4 else pts
+    if len({xi for xi, _ in pts}) < 2:
+        return None
+    b, a = np.polyfit(np.log([xi for xi, _ in pts]), [yi for _, yi in pts], 1)
+    return float(a), float(b)
+
+
+def log_time_crossing(x: Sequence[float], y: Sequence[float], target: float) -> float | None:
+    """Time at which the :func:`log_time_fit` trend reaches ``target`` (None if it does not rise).
+
+    A rough extrapolation, for a caption's "it would need about ..." and nothing more.
+    """
+    fit = log_time_fit(x, y)
+    if fit is None or fit[1] <= 0:
+        return None
+    return float(math.exp((target - fit[0]) / fit[1]))
+
+
+def figure_budget(curves: Sequence[Curve], finals: Sequence[Curve], baseline: tuple[str, float] | None,
+                  time_unit: str) -> Figure:
+    """PSNR against training time per STBN run (``curves``: validation points; ``finals``: the test
+    evaluation at the end of training), the best classical baseline as a horizontal line, and where
+    a curve ends below that line, a dotted log-time extrapolation up to the crossing."""
+    fig, ax = _line_figure(curves, "Quality against training budget", f"training wall time ({time_unit})", "PSNR (dB)")
+    for final in finals:
+        ax.plot(final.x, final.y, "*", ms=11, label=final.label)  # type: ignore[attr-defined]
+    if baseline is not None:
+        name, value = baseline
+        ax.axhline(value, color="black", ls="--", lw=1, label=f"best baseline: {name} ({value:.2f} dB)")  # type: ignore[attr-defined]
+        for curve in curves:
+            crossing = log_time_crossing(curve.x, curve.y, value)
+            if crossing is None or max(curve.y) >= value or crossing > 1000 * max(curve.x):
+                continue
+            a, b = log_time_fit(curve.x, curve.y)  # type: ignore[misc]
+            xs = np.geomspace(max(curve.x), crossing, 20)
+            ax.plot(xs, a + b * np.log(xs), ":", color="grey",  # type: ignore[attr-defined]
+                    label=f"{curve.label}: log-time trend reaches it at ~{crossing:.3g} {time_unit}")
+            ax.set_xscale("log")  # type: ignore[attr-defined]
+    ax.legend(fontsize=7)  # type: ignore[attr-defined]
     return fig
 
 

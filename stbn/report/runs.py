@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from stbn.errors import StbnError
 from stbn.metrics import hierarchical_mean
 
@@ -127,3 +129,79 @@ def read_score(path: str | Path) -> Score:
         frames=len(rows),
         seconds_per_frame=_seconds_per_frame(path, rows),
     )
+
+
+def model_run(path: str | Path) -> str:
+    """``<experiment>/<variant>`` of a file in ``results/models/<experiment>/<variant>/<level>/``."""
+    folder = Path(path).parent
+    if len(folder.parts) < 3:
+        raise StbnError(f"{path}: expected a file at .../<experiment>/<variant>/<level>/{Path(path).name}")
+    return f"{folder.parents[1].name}/{folder.parent.name}"
+
+
+@dataclass(frozen=True)
+class TrainingLog:
+    """Validation points of a training log: ``steps``, ``val_psnr`` and, if logged, ``elapsed`` seconds."""
+
+    steps: list[int]
+    val_psnr: list[float]
+    elapsed: list[float] | None
+    total_steps: int
+
+
+def read_log(path: str | Path) -> TrainingLog:
+    """The rows of ``log.csv`` (``stbn train``) that carry a validation PSNR."""
+    path = Path(path)
+    if not path.is_file():
+        raise StbnError(f"{path}: training log not found")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not {"step", "val_psnr"} <= set(reader.fieldnames or []):
+            raise StbnError(f"{path}: a training log needs the columns step and val_psnr")
+        rows = list(reader)
+    try:
+        points = [(int(r["step"]), float(r["val_psnr"]), r.get("elapsed")) for r in rows if r["val_psnr"]]
+        elapsed = [float(e) for _, _, e in points] if points and all(e for _, _, e in points) else None
+        total = max((int(r["step"]) for r in rows), default=0)
+    except ValueError:
+        raise StbnError(f"{path}: step, val_psnr and elapsed must be numbers") from None
+    if not points:
+        raise StbnError(f"{path}: no validation PSNR logged (set train.val_every and a validation set)")
+    return TrainingLog([p[0] for p in points], [p[1] for p in points], elapsed, total)
+
+
+def read_benchmark_seconds(path: str | Path) -> float:
+    """Wall-clock seconds of a job from its Snakemake ``benchmark:`` file (column ``s``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StbnError(f"{path}: benchmark file not found")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    try:
+        return float(rows[0]["s"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        raise StbnError(f"{path}: not a Snakemake benchmark file (no 's' column)") from None
+
+
+def read_samples(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Sample panels of an evaluation's ``samples/`` folder: ``{sequence: (noisy, output, clean)}``.
+
+    Each ``samples/<sequence>/`` holds one ``noisy | output | clean`` panel image (``stbn evaluate``
+    and ``stbn baseline`` write the middle frame); the thirds are float ``(H, W, 3)`` in [0, 1].
+    """
+    from stbn.data.io import frame_files, read_image
+
+    path = Path(path)
+    if not path.is_dir():
+        raise StbnError(f"{path}: samples folder not found")
+    panels = {}
+    for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+        files = frame_files(folder)
+        if not files:
+            continue
+        image = read_image(files[0])
+        if image.shape[1] % 3:
+            raise StbnError(f"{files[0]}: a sample panel is three frames side by side (width {image.shape[1]})")
+        w = image.shape[1] // 3
+        panels[folder.name] = (image[:, :w], image[:, w : 2 * w], image[:, 2 * w :])
+    return panels
