@@ -134,7 +134,7 @@ def _budget(args: argparse.Namespace):
         ranked = sorted(((read_score(p).psnr, parse_key(p).run) for p in args.baselines), reverse=True)
         best = (ranked[0][1], ranked[0][0])
         for curve in curves:
-            crossing = log_time_crossing(curve.x, curve.y, best[0])
+            crossing = log_time_crossing(curve.x, curve.y, best[1])
             reach = "n/a" if crossing is None else f"{crossing:.3g} {unit}"
             print(f"{curve.label}: best {max(curve.y):.2f} dB vs {best[0]} {best[1]:.2f} dB; trend reaches it at {reach}")
     return figure_budget(curves, final_points, best, unit)
