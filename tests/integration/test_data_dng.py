@@ -47,3 +47,15 @@ def test_dng_cfa_pattern_and_levels_are_honoured(embedded_data, tmp_path):
     other = io.read_dng(io.write_dng(tmp_path / "levels.dng", scaled, black=512, white=512 + 4 * 3855))
     assert other.black.tolist() == [512] * 4 and other.white == 512 + 4 * 3855
     np.testing.assert_allclose(other.packed(), raw.normalise_raw(reference), atol=1e-6)
+
+
+def test_libraw_develops_the_unprocessed_frame_back_to_its_srgb_source(tmp_path):
+    """ColorMatrix1, AsShotNeutral and the unprocessing agree: LibRaw's linear output, re-toned, matches."""
+    frame = next(io.VideoSource(embedded.locate_source("bikes")).iter_rgb24())[8:264, 192:448]
+    path = io.write_dng(tmp_path / "f.dng", raw.unprocess(frame / 255.0))
+    with rawpy.imread(str(path)) as r:
+        linear = r.postprocess(use_camera_wb=True, no_auto_bright=True, gamma=(1, 1), output_bps=16) / 65535.0
+    x = linear ** (1 / 2.2)
+    srgb = 3 * x**2 - 2 * x**3  # the smoothstep tone curve that unprocessing inverted
+    mse = ((srgb - frame / 255.0) ** 2).mean()
+    assert 10 * np.log10(1 / mse) > 35  # demosaicing is the only loss (about 44 dB)
