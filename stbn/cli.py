@@ -12,7 +12,7 @@ import sys
 
 from stbn.errors import StbnError
 
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("prepare", "validate_data")
 
 
 def build_parser() -> argparse.ArgumentParser:
