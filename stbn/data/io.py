@@ -7,6 +7,7 @@ packed ``[R, Gr, Gb, B]`` normalised by the file's black and white levels (see :
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -157,19 +158,22 @@ def write_dng(
     return Path(path)
 
 
-class FrameSource:
-    """A streaming sequence of frames. ``kind`` is "rgb" or "raw"; ``size`` is ``(H, W)`` of each frame."""
+class FrameSource(ABC):
+    """A streaming sequence of frames. ``kind`` is "rgb" or "raw"; ``size`` is ``(H, W)`` of each frame.
+
+    ``len()`` is the frame count; ``fps`` is the frame rate of a video file (None for folders).
+    """
 
     path: Path
     kind: str
     size: tuple[int, int]
     fps: float | None
 
-    def __len__(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def __len__(self) -> int: ...
 
-    def __iter__(self) -> Iterator[np.ndarray]:
-        raise NotImplementedError
+    @abstractmethod
+    def __iter__(self) -> Iterator[np.ndarray]: ...
 
 
 class VideoSource(FrameSource):
