@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
@@ -116,3 +117,15 @@ def test_decoded_frames_mismatch_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(StbnError, match="checksum mismatch of the decoded frames"):
         embedded.materialise(tmp_path)
     assert list(tmp_path.iterdir()) == []  # the partly written datasets were removed
+
+
+@pytest.mark.parametrize(
+    ("dataset", "pattern"), [(embedded.TEST, "carphone/*.png"), (embedded.TRAIN, "JPEGImages/480p/bikes-road/*.jpg")]
+)
+def test_read_sequence_equals_the_paper_loader(embedded_data, dataset, pattern):
+    """The paper: sorted by the digits in the name, cv2.imread, BGR -> RGB, / 255, float32."""
+    files = sorted(embedded_data[dataset].glob(pattern), key=lambda p: int("".join(filter(str.isdigit, p.name))))
+    paper = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]).astype(np.float32) / 255
+    ours = io.read_sequence(files[0].parent)
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, paper)
