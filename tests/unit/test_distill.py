@@ -1,0 +1,97 @@
+"""Flow refinement by distillation: the student learns from the flow loss only, the teacher stays
+frozen, the loss is gated by step, weight-free estimators re-estimate instead, and the denoiser stays
+lattice-blind with the student estimating its flows."""
+
+import pytest
+import torch
+
+from stbn import STBN
+from stbn.distill import FlowDistillation, denoiser_parameters
+from stbn.losses import gaussian_nll
+from stbn.models.flow import DISFlow, PWCFlow
+
+SIGMA = 30 / 255
+
+
+def tiny_net(flow) -> STBN:
+    return STBN(3, num_channels=8, num_resblocks=1, srfe_blocks=1, flow=flow)
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def noisy() -> torch.Tensor:
+    return torch.rand(1, 2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+
+
+def test_one_step_trains_the_student_and_leaves_the_teacher(noisy):
+    torch.manual_seed(0)
+    net = tiny_net(PWCFlow())
+    distill = FlowDistillation(net.flow, reg=0.0, start_step=0)  # reg 0: gradients from the L1 terms alone
+    teacher_before, student_before = snapshot(distill.teacher), snapshot(net.flow)
+    opt = torch.optim.Adam([{"params": denoiser_parameters(net), "lr": 1e-3}] + distill.param_groups(lr=1e-5))
+    out = net(noisy, noise_map=SIGMA)
+    flow_loss = distill.loss(net.flow_frames(noisy), out[:, :, :3], step=0)
+    assert flow_loss > 0
+    # the flow loss reaches no denoiser parameter: mu is detached
+    assert all(g is None for g in torch.autograd.grad(flow_loss, denoiser_parameters(net), retain_graph=True, allow_unused=True))
+    (gaussian_nll(out, noisy, SIGMA) + flow_loss).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.flow.parameters())
+    assert all(p.grad is None and not p.requires_grad for p in distill.teacher.parameters())
+    opt.step()
+    after = snapshot(distill.teacher)
+    assert all(torch.equal(after[k], v) for k, v in teacher_before.items())
+    assert any(not torch.equal(net.flow.state_dict()[k], v) for k, v in student_before.items())
+    assert not {id(p) for p in distill.teacher.parameters()} & {id(p) for p in net.flow.parameters()}
+
+
+def test_gated_by_step_and_regulariser_value(noisy):
+    torch.manual_seed(1)
+    student = PWCFlow()
+    distill = FlowDistillation(student, lam=5e-4, reg=4e-4, start_step=10)
+    early = distill.loss(noisy, noisy, step=9)
+    assert early == 0 and not early.requires_grad
+    # teacher == student and mu == noisy: the L1 terms vanish and only lam * reg * sum ||theta|| remains
+    norms = sum(float(p.detach().norm()) for p in student.parameters())
+    assert float(distill.loss(noisy, noisy, step=10).detach()) == pytest.approx(5e-4 * 4e-4 * norms, rel=1e-5)
+
+
+def test_teacher_state_round_trip():
+    a = FlowDistillation(PWCFlow())
+    b = FlowDistillation(PWCFlow())
+    b.load_state_dict(a.state_dict())
+    assert all(torch.equal(v, a.teacher.state_dict()[k]) for k, v in b.teacher.state_dict().items())
+
+
+def test_weight_free_estimator_reestimates_on_pseudo_clean(noisy):
+    distill = FlowDistillation(DISFlow(), start_step=0)
+    assert distill.param_groups() == [] and not distill.active(10**6)
+    assert distill.loss(noisy, noisy, step=10**6) == 0
+    mu = noisy.flip(-1)
+    for a, b in zip(distill.refined_flows(mu), DISFlow()(mu)):
+        assert torch.equal(a, b)
+
+
+def test_denoiser_stays_lattice_blind_with_the_student_in_the_loop(noisy):
+    """After a distillation step, flows come from the trained student; out[t, :, q] must have exactly
+    zero gradient w.r.t. x_t at every (even, even) offset from q, and see the other pixels."""
+    torch.manual_seed(2)
+    net = tiny_net(PWCFlow())
+    distill = FlowDistillation(net.flow, start_step=0)
+    opt = torch.optim.Adam(distill.param_groups(lr=1e-3))
+    distill.loss(noisy, noisy.flip(-2), step=0).backward()
+    opt.step()
+    queries = [(1, 31, 30), (0, 63, 0)]
+    clip = noisy.expand(len(queries), -1, -1, -1, -1).clone().requires_grad_(True)
+    out = net(clip, noise_map=SIGMA)
+    total = sum(out[i, t, :, y, x].sum() for i, (t, y, x) in enumerate(queries))
+    (grad,) = torch.autograd.grad(total, clip)
+    yy, xx = torch.arange(64).view(-1, 1), torch.arange(64).view(1, -1)
+    for i, (t, y, x) in enumerate(queries):
+        sens = grad[i, t].abs().sum(0)
+        lattice = ((yy - y) % 2 == 0) & ((xx - x) % 2 == 0)
+        assert int((sens[lattice] != 0).sum()) == 0
+        assert all(sens[y + dy, x + dx] != 0 for dy, dx in ((0, 1), (-1, 0), (-1, 1)) if 0 <= y + dy < 64 and 0 <= x + dx < 64)
+        assert int((sens[~lattice] != 0).sum()) > 200
