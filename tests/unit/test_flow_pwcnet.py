@@ -96,13 +96,25 @@ def test_sniklaus_format_checkpoint_loads_with_identical_outputs(net, tmp_path, 
 def test_estimator_output_layout_at_any_size(net):
     est = PWCFlow()
     est.net = net
-    frames = torch.rand(2, 3, 3, 40, 72)
+    frames = torch.rand(2, 2, 3, 40, 72)
     with torch.no_grad():
         fwd, bwd = est(frames)
-    assert fwd.shape == bwd.shape == (2, 2, 2, 40, 72)
+    assert fwd.shape == bwd.shape == (2, 1, 2, 40, 72)
     assert torch.isfinite(fwd).all() and torch.isfinite(bwd).all()
     one, _ = est(frames[:, :1])
     assert one.shape == (2, 0, 2, 40, 72)
+
+
+def test_frame_chunks_do_not_change_the_flows(net):
+    whole, chunked = PWCFlow(frames_per_batch=8), PWCFlow(frames_per_batch=2)
+    whole.net = chunked.net = net
+    frames = torch.rand(1, 3, 3, 64, 64, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        for a, b in zip(whole(frames), chunked(frames)):
+            assert a.shape == (1, 2, 2, 64, 64)
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    with pytest.raises(StbnError, match="frames_per_batch"):
+        PWCFlow(frames_per_batch=1)
 
 
 def test_resize_x20_rescale_and_pair_order(monkeypatch):

@@ -255,10 +255,16 @@ class PWCFlow(FlowEstimator):
     weights
         Local path of a PWC-Net state dict (sniklaus ``network-default.pytorch`` or ours); None keeps
         the random initialisation (tests, or training the flow from scratch).
+    frames_per_batch
+        Frames processed together (consecutive chunks overlap by one frame); bounds the memory of
+        long clips at full resolution without changing the result.
     """
 
-    def __init__(self, weights: str | Path | None = None) -> None:
+    def __init__(self, weights: str | Path | None = None, frames_per_batch: int = 8) -> None:
         super().__init__()
+        if frames_per_batch < 2:
+            raise StbnError(f"flow.frames_per_batch: must be >= 2 (a frame pair), got {frames_per_batch}")
+        self.frames_per_batch = frames_per_batch
         self.net = PWCNet()
         if weights is not None:
             shapes = {k: v.shape for k, v in self.net.state_dict().items()}
@@ -287,11 +293,14 @@ class PWCFlow(FlowEstimator):
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"PWCFlow expects frames (N,T,3,H,W), got {tuple(frames.shape)}")
         n, t, _, h, w = frames.shape
-        if t < 2:
-            z = frames.new_zeros(n, 0, 2, h, w)
-            return z, z.clone()
-        idx = torch.arange(n * t, device=frames.device).view(n, t)
-        later, earlier = idx[:, 1:].reshape(-1), idx[:, :-1].reshape(-1)
-        flows = self._estimate(frames.reshape(n * t, 3, h, w), torch.cat((later, earlier)), torch.cat((earlier, later)))
-        fwd, bwd = flows.view(2, n, t - 1, 2, h, w).unbind(0)
-        return fwd, bwd
+        fwd, bwd = [frames.new_zeros(n, 0, 2, h, w)], [frames.new_zeros(n, 0, 2, h, w)]
+        for start in range(0, t - 1, self.frames_per_batch - 1):
+            part = frames[:, start : start + self.frames_per_batch]
+            m = part.shape[1]
+            idx = torch.arange(n * m, device=frames.device).view(n, m)
+            later, earlier = idx[:, 1:].reshape(-1), idx[:, :-1].reshape(-1)
+            flows = self._estimate(part.reshape(n * m, 3, h, w), torch.cat((later, earlier)), torch.cat((earlier, later)))
+            f, b = flows.view(2, n, m - 1, 2, h, w).unbind(0)
+            fwd.append(f)
+            bwd.append(b)
+        return torch.cat(fwd, dim=1), torch.cat(bwd, dim=1)
