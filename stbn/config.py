@@ -333,6 +333,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, bas
     return validate_config(data, source)
 
 
+def apply_overrides(cfg: ExperimentConfig, overrides: list[str], source: str = "config") -> ExperimentConfig:
+    """``cfg`` with ``key.sub=value`` overrides applied and validated again."""
+    merged = _deep_merge(cfg.model_dump(mode="json"), parse_overrides(overrides))
+    return validate_config(merged, f"{source} with --set {' '.join(overrides)}")
+
+
 def dump_yaml(cfg: ExperimentConfig) -> str:
     """The config as YAML text (every field, JSON types)."""
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -25,7 +25,7 @@ from stbn.models import STBN
 
 
 @dataclass
-class TestSequence:
+class EvalSequence:
     """One test clip: ``clean`` and ``noisy`` ``(T, H, W, C)`` float32; ``sigma`` on the [0, 1] scale
     (None for raw); ``labels`` extra columns of its rows (e.g. the ISO)."""
 
@@ -38,7 +38,7 @@ class TestSequence:
 
 def srgb_test_sequences(
     root: str | Path, sigma_255: float, max_frames: int = 85, noisy_root: str | Path | None = None
-) -> Iterator[TestSequence]:
+) -> Iterator[EvalSequence]:
     """Sequences of a Set8/DAVIS-style ``root`` with the paper's seed-0 noise, or with the noisy frames
     of the same-named sequence folders under ``noisy_root``."""
     for folder in list_sequences(root):
@@ -49,10 +49,10 @@ def srgb_test_sequences(
             noisy = read_sequence(Path(noisy_root) / folder.name, max_frames)
             if noisy.shape != clean.shape:
                 raise StbnError(f"{Path(noisy_root) / folder.name}: noisy frames {noisy.shape} do not match clean {clean.shape}")
-        yield TestSequence(folder.name, clean, noisy, sigma_255 / 255.0)
+        yield EvalSequence(folder.name, clean, noisy, sigma_255 / 255.0)
 
 
-def raw_test_sequences(root: str | Path, iso: int, max_frames: int = 7) -> Iterator[TestSequence]:
+def raw_test_sequences(root: str | Path, iso: int, max_frames: int = 7) -> Iterator[EvalSequence]:
     """CRVD scenes under ``root`` at ``iso``: clean ground truth and real noisy capture ``noisy0``."""
     scenes = crvd_scenes(Path(root))
     if not scenes:
@@ -60,16 +60,16 @@ def raw_test_sequences(root: str | Path, iso: int, max_frames: int = 7) -> Itera
     for scene in scenes:
         clean = read_crvd_sequence(Path(root), scene, iso, realisation=None)[:max_frames]
         noisy = read_crvd_sequence(Path(root), scene, iso, realisation=0)[:max_frames]
-        yield TestSequence(f"scene{scene}", clean, noisy, None, {"iso": iso})
+        yield EvalSequence(f"scene{scene}", clean, noisy, None, {"iso": iso})
 
 
-def denoise_sequence(net: STBN, seq: TestSequence) -> np.ndarray:
+def denoise_sequence(net: STBN, seq: EvalSequence) -> np.ndarray:
     """Denoise a whole test sequence in one pass: ``(T, H, W, C)`` float32 in [0, 1]."""
     noisy = torch.from_numpy(np.ascontiguousarray(seq.noisy)).permute(0, 3, 1, 2)
     return denoise_clip(net, noisy, seq.sigma).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def score_sequence(seq: TestSequence, denoised: np.ndarray, kind: str) -> list[dict[str, object]]:
+def score_sequence(seq: EvalSequence, denoised: np.ndarray, kind: str) -> list[dict[str, object]]:
     """Per-frame rows ``{**labels, sequence, frame, psnr, ssim}``."""
     rows = []
     for t in range(denoised.shape[0]):

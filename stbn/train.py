@@ -31,11 +31,12 @@ from stbn.data.clips import Batch, TrainingClips
 from stbn.data.io import list_sequences, read_sequence
 from stbn.data.raw import crvd_scenes, read_crvd_sequence
 from stbn.device import set_threads
+from stbn.distill import FlowDistillation, denoiser_parameters
 from stbn.errors import StbnError
 from stbn.losses import gaussian_nll, raw_l2
 from stbn.metrics import frame_psnr, hierarchical_mean
 from stbn.models import STBN
-from stbn.protocol import TestSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
+from stbn.protocol import EvalSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
 from stbn.provenance import provenance
 
 LOG_FIELDS = ("step", "loss", "lr", "val_psnr")
@@ -77,13 +78,15 @@ class Trainer:
 
     def __init__(self, cfg: ExperimentConfig, net: STBN) -> None:
         self.cfg, self.net = cfg, net
-        self.distill = _build_distillation(cfg, net) if cfg.flow.distill.enabled else None
-        denoiser = [p for n, p in net.named_parameters() if not n.startswith("flow.")]
-        groups: list[dict[str, Any]] = [{"params": denoiser, "lr": cfg.train.lr}]
-        if self.distill is not None:
-            groups.append({"params": list(net.flow.parameters()), "lr": cfg.flow.distill.lr})
+        self.distill: FlowDistillation | None = None
+        if cfg.flow.distill.enabled:
+            d = cfg.flow.distill
+            self.distill = FlowDistillation(net.flow, lam=d.lam, reg=d.reg, start_step=d.start_step)
         else:
             net.flow.requires_grad_(False)
+        groups: list[dict[str, Any]] = [{"params": denoiser_parameters(net), "lr": cfg.train.lr}]
+        if self.distill is not None:
+            groups += self.distill.param_groups(cfg.flow.distill.lr)
         self.optimizer = torch.optim.Adam(groups)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, cfg.train.milestones, cfg.train.gamma)
 
@@ -93,10 +96,13 @@ class Trainer:
         noisy = batch.noisy.to(device)
         sigma = batch.sigma.to(device) if batch.sigma is not None else None
         out = self.net(noisy, noise_map=sigma if self.net.uses_noise_map else None)
-        if self.net.head_kind == "gaussian":
-            loss = gaussian_nll(out, noisy, sigma)
-        else:
+        if self.net.head_kind != "gaussian":
             loss = raw_l2(out, noisy)
+        else:
+            try:
+                loss = gaussian_nll(out, noisy, sigma)
+            except torch.linalg.LinAlgError:  # a non-finite output breaks the Cholesky factorisation
+                loss = out.new_tensor(float("nan"))
         if self.distill is not None:
             mu = out[:, :, : self.net.in_channels].detach()
             loss = loss + self.distill.loss(self.net.flow_frames(noisy), self.net.flow_frames(mu), step)
@@ -128,27 +134,23 @@ class Trainer:
         return float(loss.item()), float(lr)
 
     def state_dict(self) -> dict[str, Any]:
-        """Model, optimiser and scheduler states."""
-        return {
+        """Model, optimiser, scheduler (and distillation teacher) states."""
+        state = {
             "state_dict": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
         }
+        if self.distill is not None:
+            state["distill"] = self.distill.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
         self.net.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-
-
-def _build_distillation(cfg: ExperimentConfig, net: STBN) -> Any:
-    from stbn.distill import FlowDistillation
-    from stbn.models.flow import build_flow
-
-    teacher = build_flow("pwcnet", weights=cfg.flow.weights).eval().requires_grad_(False)
-    d = cfg.flow.distill
-    return FlowDistillation(net.flow, teacher=teacher, lam=d.lam, reg=d.reg, start_step=d.start_step)
+        if self.distill is not None:
+            self.distill.load_state_dict(state["distill"])
 
 
 def load_training_sequences(cfg: ExperimentConfig) -> list[np.ndarray]:
@@ -166,7 +168,7 @@ def load_training_sequences(cfg: ExperimentConfig) -> list[np.ndarray]:
     return [read_crvd_sequence(root, s, iso, realisation=None)[: d.max_frames] for s in scenes for iso in d.isos]
 
 
-def load_validation_sequences(cfg: ExperimentConfig) -> list[TestSequence]:
+def load_validation_sequences(cfg: ExperimentConfig) -> list[EvalSequence]:
     """Validation sequences with the evaluation protocol's noise (empty without ``data.val_root``)."""
     d = cfg.data
     if d.val_root is None:
@@ -176,7 +178,7 @@ def load_validation_sequences(cfg: ExperimentConfig) -> list[TestSequence]:
     return list(raw_test_sequences(d.val_root, d.val_iso, d.val_max_frames))
 
 
-def validation_psnr(net: STBN, sequences: list[TestSequence], kind: str) -> float:
+def validation_psnr(net: STBN, sequences: list[EvalSequence], kind: str) -> float:
     """Mean PSNR over frames, then sequences, by the evaluation protocol."""
     rows = []
     for seq in sequences:
@@ -217,10 +219,13 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+RESUME_MAY_CHANGE = frozenset({"train.iterations", "train.checkpoint_every", "train.val_every", "train.threads"})
+
+
 def _check_resumable(path: Path, saved: ExperimentConfig, cfg: ExperimentConfig) -> None:
-    """Resuming needs the same config; only ``train.iterations`` may grow."""
+    """Resuming needs the same config apart from run length and bookkeeping (:data:`RESUME_MAY_CHANGE`)."""
     a, b = _flatten(saved.model_dump(mode="json")), _flatten(cfg.model_dump(mode="json"))
-    diff = [k for k in a if a[k] != b[k] and k != "train.iterations"]
+    diff = [k for k in a if a[k] != b[k] and k not in RESUME_MAY_CHANGE]
     if diff:
         raise StbnError(f"{path}: cannot resume, the config differs in {', '.join(diff)} (use another --out)")
 
@@ -231,7 +236,7 @@ def train(
     device: torch.device | str = "cpu",
     resume: bool = False,
     sequences: list[np.ndarray] | None = None,
-    validation: list[TestSequence] | None = None,
+    validation: list[EvalSequence] | None = None,
     progress: bool = True,
 ) -> Path:
     """Train (or resume, from ``out/last.pt``) and return the path of ``out/model.pt``.
@@ -294,8 +299,8 @@ def fit(
     minutes: float | None = None,
     progress: bool = True,
     clock: Callable[[], float] = time.monotonic,
-) -> int:
-    """Self-supervised fitting of ``net`` on one noisy video ``(T, H, W, C)``; returns the steps run.
+) -> list[tuple[float, float]]:
+    """Self-supervised fitting of ``net`` on one noisy video ``(T, H, W, C)``; returns ``(loss, lr)`` per step.
 
     Runs ``steps`` steps, or as many as fit in ``minutes``; the config's milestones (as fractions of
     ``train.iterations``) are stretched over that budget, so the learning rate ends decayed either way.
@@ -313,15 +318,12 @@ def fit(
     budget = steps if steps is not None else minutes * 60.0
     start = clock()
     bar = tqdm(total=steps, desc="fit", disable=not progress, dynamic_ncols=True, unit="step")
-    step = 0
-    while True:
-        used = step if steps is not None else clock() - start
-        if used >= budget:
-            break
-        loss, lr = trainer.step(clips.batch(step), step, scale=lr_scale(used / budget, fractions, t.gamma))
-        step += 1
+    history: list[tuple[float, float]] = []
+    while (used := len(history) if steps is not None else clock() - start) < budget:
+        loss, lr = trainer.step(clips.batch(len(history)), len(history), scale=lr_scale(used / budget, fractions, t.gamma))
+        history.append((loss, lr))
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.2g}")
     bar.close()
     net.eval()
-    return step
+    return history

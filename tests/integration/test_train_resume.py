@@ -1,0 +1,112 @@
+"""Training runs: exact resume after SIGKILL, NaN guard, resume safety, validation column."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stbn.checkpoint import read_checkpoint
+from stbn.config import load_config
+from stbn.data.io import write_frames
+from stbn.errors import StbnError
+from stbn.protocol import EvalSequence
+from stbn.train import train
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "stbn.cli", *map(str, args)]
+
+
+@pytest.fixture(scope="module")
+def train_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    rng = np.random.default_rng(0)
+    base = rng.random((1, 40, 40, 3)).astype(np.float32)
+    for name in ("a", "b"):
+        frames = np.clip(base + 0.05 * rng.standard_normal((8, 40, 40, 3)), 0, 1)
+        write_frames(frames, root / name)
+    return root
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path, train_root):
+    sets = ["--set", f"data.train_root={train_root}", "--set", "train.iterations=16", "--set", "train.checkpoint_every=4"]
+    common = ["--config", CONFIGS / "tiny.yaml", "--device", "cpu", *sets]
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    subprocess.run(_cli("train", "--out", full, *common), check=True, capture_output=True)
+
+    proc = subprocess.Popen(_cli("train", "--out", killed, *common), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    step = read_checkpoint(killed / "last.pt")["step"]
+    assert 0 < step < 16 and not (killed / "model.pt").exists(), "the run was not killed mid-way"
+
+    subprocess.run(_cli("train", "--out", killed, "--resume", *common), check=True, capture_output=True)
+    a, b = read_checkpoint(full / "model.pt"), read_checkpoint(killed / "model.pt")
+    assert a["step"] == b["step"] == 16
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    la, lb = (full / "log.csv").read_text(), (killed / "log.csv").read_text()
+    assert la == lb and len(la.splitlines()) == 17
+    last_a, last_b = read_checkpoint(full / "last.pt"), read_checkpoint(killed / "last.pt")
+    for sa, sb in zip(last_a["optimizer"]["state"].values(), last_b["optimizer"]["state"].values()):
+        assert torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
+    assert last_a["config"] == last_b["config"] and "git" in last_a["provenance"]
+
+
+def _cfg(*overrides):
+    return load_config(CONFIGS / "tiny.yaml", ["train.threads=0", "train.iterations=4", "train.checkpoint_every=2", *overrides])
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path):
+    seqs = [np.full((6, 32, 32, 3), np.nan, np.float32)]
+    with pytest.raises(StbnError, match=r"step 0: the loss is nan \(not finite\)"):
+        train(_cfg(), tmp_path, sequences=seqs, validation=[], progress=False)
+
+
+def test_resume_safety_and_validation_log(tmp_path):
+    rng = np.random.default_rng(1)
+    clean = rng.random((6, 32, 32, 3)).astype(np.float32)
+    val = [EvalSequence("v", clean, clean + rng.normal(0, 30 / 255, clean.shape).astype(np.float32), 30 / 255)]
+    cfg = _cfg("train.val_every=2")
+    train(cfg, tmp_path, sequences=[clean], validation=val, progress=False)
+    with (tmp_path / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows] == ["1", "2", "3", "4"]
+    assert rows[0]["val_psnr"] == "" and float(rows[1]["val_psnr"]) > 0 and rows[3]["val_psnr"]
+    assert float(rows[2]["lr"]) == cfg.train.lr  # tiny milestones (10, 15) not reached
+    with pytest.raises(StbnError, match="pass --resume"):
+        train(cfg, tmp_path, sequences=[clean], validation=[], progress=False)
+    with pytest.raises(StbnError, match=r"config differs in train\.lr"):
+        train(_cfg("train.lr=1e-2"), tmp_path, sequences=[clean], resume=True, progress=False)
+    # a finished run resumed with more iterations continues from its last step
+    train(_cfg("train.iterations=6"), tmp_path, sequences=[clean], validation=[], resume=True, progress=False)
+    assert read_checkpoint(tmp_path / "model.pt")["step"] == 6
+
+
+def test_fit_minutes_stretches_the_schedule_over_the_budget():
+    from stbn.checkpoint import build_model
+    from stbn.train import fit
+
+    cfg = _cfg("train.iterations=20")  # tiny milestones 10, 15 of 20 -> at 50% and 75% of the budget
+    ticks = iter(np.arange(0.0, 1000.0, 6.0))  # each clock read advances 6 s: 9 steps fit in one minute
+    frames = np.random.default_rng(0).random((5, 24, 24, 3)).astype(np.float32)
+    history = fit(build_model(cfg), cfg, frames, 30.0, minutes=1.0, progress=False, clock=lambda: next(ticks))
+    lrs = [lr for _, lr in history]
+    assert len(history) == 9
+    assert lrs[0] == cfg.train.lr and lrs[-1] == pytest.approx(cfg.train.lr * 0.25)
+    assert lrs == sorted(lrs, reverse=True)
+    steps = fit(build_model(cfg), cfg, frames, 30.0, steps=4, progress=False)
+    assert [lr for _, lr in steps] == [1e-3, 1e-3, 5e-4, 2.5e-4]
