@@ -1,0 +1,59 @@
+"""Speed switches shared by inference and training: memory format, reduced precision, ``torch.compile``.
+
+fp32 eager in the default (contiguous NCHW) memory format is the reference path; every switch here is
+off by default. Measured effects on a 2-core AVX512-BF16 CPU are in ``docs/performance.md``.
+
+- ``channels_last``: weights and activations in NHWC, so oneDNN convolutions skip their layout reorders.
+- ``precision``: ``"bf16"`` or ``"fp16"`` autocast around the network (never around the flow estimator
+  or the float64 likelihood/posterior); ``"fp16"`` is for accelerators only.
+- ``compile``: ``torch.compile`` of the model's per-frame parts (off unless it measurably helps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Literal
+
+import torch
+import torch.nn as nn
+
+from stbn.errors import StbnError
+
+Precision = Literal["fp32", "bf16", "fp16"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Raise a user error for an unknown precision or one the device cannot run fast."""
+    if precision not in PRECISIONS:
+        raise StbnError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "fp16" and device.type == "cpu":
+        raise StbnError("precision fp16 is for accelerators; on the CPU use bf16")
+
+
+@contextlib.contextmanager
+def autocast(precision: Precision, device: torch.device) -> Iterator[None]:
+    """Autocast to ``precision`` on ``device`` (a no-op for ``"fp32"``)."""
+    check_precision(precision, device)
+    if precision == "fp32":
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=_DTYPES[precision]):
+        yield
+
+
+def to_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """A 4-D ``(N, C, H, W)`` tensor in the requested memory format (unchanged values and shape)."""
+    return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def prepare_model(net: nn.Module, channels_last: bool) -> nn.Module:
+    """Convert ``net``'s 4-D parameters and buffers to the requested memory format, in place."""
+    return net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def output_dtype(precision: Precision) -> torch.dtype | None:
+    """Dtype that autocast gives conv outputs (None for fp32: the input's dtype)."""
+    return _DTYPES.get(precision)
