@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         sequences = raw_test_sequences(args.data, args.iso, max_frames)
         keys = ("iso", "sequence")
+    (args.out / "samples").mkdir(parents=True, exist_ok=True)  # the folder exists even with no samples
     rows: list[dict[str, object]] = []
     for i, seq in enumerate(sequences):
         outputs = list(denoise_sequence(seq.noisy, args.sigma, args.method))
@@ -96,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
         "seconds_per_frame": seconds / len(rows),
         "provenance": provenance(),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     with atomic_output(args.out / "frames.csv") as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, (*keys[:-1], *FIELDS), extrasaction="ignore")
         writer.writeheader()

@@ -113,3 +113,11 @@ def test_cli_rejects_classical_methods_on_raw(tmp_path: Path) -> None:
     argv = ["baseline", "--method", "bm3d", "--data", str(tmp_path), "--iso", "1600", "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_makes_the_samples_folder_even_without_samples(test_set: Path, tmp_path: Path) -> None:
+    from stbn.cli import main
+
+    out = tmp_path / "noisy"
+    assert main(["baseline", "--method", "noisy", "--data", str(test_set), "--sigma", "50", "--out", str(out)]) == 0
+    assert (out / "samples").is_dir() and not list((out / "samples").iterdir())

@@ -160,7 +160,7 @@ def describe(experiment):
     m, d, t, f = cfg.model, cfg.data, cfg.train, cfg.flow
     levels = f"sigma {', '.join(map(str, exp['sigmas']))}" if "sigmas" in exp else f"ISO {', '.join(map(str, exp['isos']))}"
     lines = [
-        f"- **Run**: workflow config ``{', '.join(workflow.configfiles) or 'config.yaml'}``, experiment "
+        f"- **Run**: workflow config ``{', '.join(map(str, workflow.configfiles)) or 'config.yaml'}``, experiment "
         f"``{experiment}`` (stbn config ``{exp['config']}``), variants {', '.join(f'``{v}``' for v in exp['variants'])}, {levels}.",
         f"- **Model**: width {m.num_channels}, {m.num_resblocks} residual blocks, BSA fusion {'on' if m.bsa_fusion else 'off'}, "
         f"SRFE {'on' if m.srfe else 'off'}, {m.warp} warping, flow ``{f.estimator}``"
