@@ -49,7 +49,10 @@ def dis_tables(seeds: int) -> None:
     for preset in PRESETS:
         for blur in BLURS:
             est = DISFlow(preset, blur)
-            row = [np.mean([clip_epe(est, c, *s) for (n, s, _), c in clips.items() if n == name]) for name in SELECTION + ACCEPTANCE]
+            row = [
+                np.mean([clip_epe(est, c, *s) for (n, s, _), c in clips.items() if n == name])
+                for name in SELECTION + ACCEPTANCE
+            ]
             print(f"| {preset} | {blur} | " + " | ".join(f"{v:.3f}" for v in row) + " |", flush=True)
     print("\nDefault DIS per shift (acceptance: < 0.6 px):")
     for name in ACCEPTANCE:

@@ -28,7 +28,9 @@ def correlation(f1: torch.Tensor, f2: torch.Tensor, max_displacement: int = 4) -
         ``f1(q) * f2(q + (dy, dx))``.
     """
     if f1.dim() != 4 or f1.shape != f2.shape:
-        raise ValueError(f"correlation expects two (N,C,H,W) tensors of one shape, got {tuple(f1.shape)} and {tuple(f2.shape)}")
+        raise ValueError(
+            f"correlation expects two (N,C,H,W) tensors of one shape, got {tuple(f1.shape)} and {tuple(f2.shape)}"
+        )
     if max_displacement < 0:
         raise ValueError(f"correlation: max_displacement must be >= 0, got {max_displacement}")
     n, c, h, w = f1.shape

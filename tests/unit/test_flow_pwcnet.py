@@ -43,7 +43,8 @@ def port_layout() -> nn.Module:
     names = ["One", "Two", "Thr", "Fou", "Fiv", "Six"]
     for i, name in enumerate(names):
         c = chans[i + 1]
-        setattr(ext, f"module{name}", nn.Sequential(conv(chans[i], c, stride=2), leaky, conv(c, c), leaky, conv(c, c), leaky))
+        block = nn.Sequential(conv(chans[i], c, stride=2), leaky, conv(c, c), leaky, conv(c, c), leaky)
+        setattr(ext, f"module{name}", block)
     root.moduleExtractor = ext
     current = {6: 81, 5: 81 + 128 + 4, 4: 81 + 96 + 4, 3: 81 + 64 + 4, 2: 81 + 32 + 4}
     for level in (2, 3, 4, 5, 6):

@@ -29,7 +29,8 @@ def build_flow(kind: FlowKind, weights: str | Path | None = None, **options: Any
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
     unknown = sorted(set(options) - accepted)
     if unknown:
-        raise StbnError(f"flow: option {unknown[0]!r} does not apply to {kind!r} (accepted: {', '.join(sorted(accepted - {'weights'})) or 'none'})")
+        names = ", ".join(sorted(accepted - {"weights"})) or "none"
+        raise StbnError(f"flow: option {unknown[0]!r} does not apply to {kind!r} (accepted: {names})")
     if kind == "pwcnet":
         return cls(weights=weights, **options)
     if weights is not None:

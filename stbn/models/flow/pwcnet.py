@@ -232,7 +232,10 @@ def load_pwc_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     if not path.is_file():
-        raise StbnError(f"flow weights {path}: file not found (download network-default.pytorch of sniklaus/pytorch-pwc and give its local path)")
+        raise StbnError(
+            f"flow weights {path}: file not found "
+            "(download network-default.pytorch of sniklaus/pytorch-pwc and give its local path)"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or foreign file can fail anywhere inside the unpickler
@@ -271,7 +274,11 @@ class PWCFlow(FlowEstimator):
             state = load_pwc_state_dict(weights)
             wrong = [k for k, v in state.items() if v.shape != shapes[k]]
             if wrong:
-                raise StbnError(f"flow weights {weights}: wrong tensor shape for {wrong[0]}: {tuple(state[wrong[0]].shape)}, expected {tuple(shapes[wrong[0]])}")
+                key = wrong[0]
+                raise StbnError(
+                    f"flow weights {weights}: wrong tensor shape for {key}: "
+                    f"{tuple(state[key].shape)}, expected {tuple(shapes[key])}"
+                )
             self.net.load_state_dict(state)
 
     def _estimate(self, images: torch.Tensor, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -299,7 +306,8 @@ class PWCFlow(FlowEstimator):
             m = part.shape[1]
             idx = torch.arange(n * m, device=frames.device).view(n, m)
             later, earlier = idx[:, 1:].reshape(-1), idx[:, :-1].reshape(-1)
-            flows = self._estimate(part.reshape(n * m, 3, h, w), torch.cat((later, earlier)), torch.cat((earlier, later)))
+            images = part.reshape(n * m, 3, h, w)
+            flows = self._estimate(images, torch.cat((later, earlier)), torch.cat((earlier, later)))
             f, b = flows.view(2, n, m - 1, 2, h, w).unbind(0)
             fwd.append(f)
             bwd.append(b)
