@@ -121,3 +121,14 @@ def test_errors_come_before_any_work(model, embedded_data, tmp_path, capsys):
         code, err = _run(capsys, *args)
         assert code == 2 and message in err and err.count("\n") == 1, (args, err)
     assert not out.exists()
+
+
+def test_denoise_estimates_sigma(model, embedded_data, tmp_path, capsys):
+    clean = read_sequence(Path(embedded_data["embedded-srgb-test"]) / "carphone", 3)
+    write_frames(np.clip(clean + np.random.default_rng(2).normal(0, 25 / 255, clean.shape), 0, 1), tmp_path / "in")
+    code, err = _run(capsys, "denoise", tmp_path / "in", "-o", tmp_path / "out", "--checkpoint", model,
+                     "--sigma", "auto", "--device", "cpu")
+    assert code == 0, err
+    estimate = float(err.split("estimated noise std: ")[1].split()[0])
+    assert 21 < estimate < 29  # 25 before 8-bit rounding and clipping
+    assert len(read_sequence(tmp_path / "out")) == 3
