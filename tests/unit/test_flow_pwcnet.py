@@ -5,11 +5,11 @@ import socket
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from stbn.errors import StbnError
 from stbn.models.flow import PWCFlow, PWCNet, build_flow, load_pwc_state_dict
 from stbn.models.flow.pwcnet import backwarp, to_port_state_dict
-from stbn.ops import flow_warp
 
 
 @pytest.fixture(autouse=True)
@@ -143,16 +143,26 @@ def test_resize_x20_rescale_and_pair_order(monkeypatch):
         torch.testing.assert_close(bwd[0, t - 1, 0], torch.full((h, w), -20 * d * w / 128))
 
 
-def test_backwarp_is_bilinear_warp_with_border_mask():
+def test_backwarp_follows_the_port_grid_convention():
+    """The port: grid at align_corners=False pixel centres, flow normalised by (size - 1) / 2."""
     gen = torch.Generator().manual_seed(4)
-    x = torch.randn(2, 5, 16, 16, generator=gen)
-    flow = torch.zeros(2, 2, 16, 16)
-    flow[:, 0] = 0.3
-    flow[:, 1] = -1.5
+    x = torch.randn(2, 5, 8, 12, generator=gen)
+    flow = torch.randn(2, 2, 8, 12, generator=gen) * 1.5
+    h, w = 8, 12
+    gx = torch.linspace(-1 + 1 / w, 1 - 1 / w, w).view(1, w).expand(h, w) + flow[:, 0] * 2 / (w - 1)
+    gy = torch.linspace(-1 + 1 / h, 1 - 1 / h, h).view(h, 1).expand(h, w) + flow[:, 1] * 2 / (h - 1)
+    both = F.grid_sample(torch.cat((x, torch.ones(2, 1, h, w)), 1), torch.stack((gx, gy), -1), align_corners=False)
+    ref = both[:, :-1] * (both[:, -1:] > 0.999)
+    torch.testing.assert_close(backwarp(x, flow), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_backwarp_of_a_shift_and_its_border_mask():
+    x = torch.randn(1, 3, 16, 16)
+    flow = torch.zeros(1, 2, 16, 16)
+    flow[:, 0] = 2.0 * 15 / 16  # an exact 2-pixel shift once stretched by w / (w - 1)
     out = backwarp(x, flow)
-    ref = flow_warp(x, flow, "bilinear")
-    torch.testing.assert_close(out[:, :, 2:, :-1], ref[:, :, 2:, :-1])
-    assert (out[:, :, :2] == 0).all() and (out[:, :, :, -1] == 0).all()
+    torch.testing.assert_close(out[..., :-2], x[..., 2:])
+    assert (out[..., -2:] == 0).all()
 
 
 def test_gradients_reach_every_parameter():

@@ -90,13 +90,18 @@ class Decoder(nn.Module):
 
 
 def backwarp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Bilinear backward warp ``x(q + flow(q))`` that zeroes every pixel touching the outside.
+    """The port's bilinear backward warp inside the decoders; zeroes every pixel touching the outside.
 
-    ``x`` is ``(B, C, h, w)``, ``flow`` ``(B, 2, h, w)`` in pixels. As in the port, a ones channel is
-    warped along and pixels where it drops to 0.999 or below are set to 0.
+    ``x`` is ``(B, C, h, w)``, ``flow`` ``(B, 2, h, w)`` in pixels. The port (its PyTorch >= 1.3
+    version, used by FloRNN and STBN) places the grid at pixel centres for ``align_corners=False`` but
+    normalises the flow by ``(w - 1) / 2``, so it samples ``x(q + flow * (w/(w-1), h/(h-1)))``; the
+    pretrained weights are used with that scaling, so we keep it. A ones channel is warped along and
+    pixels where it drops to 0.999 or below are set to 0.
     """
-    ones = x.new_ones(x.shape[0], 1, x.shape[2], x.shape[3])
-    out = flow_warp(torch.cat((x, ones), dim=1), flow, mode="bilinear")
+    h, w = x.shape[-2:]
+    stretch = flow.new_tensor([w / (w - 1), h / (h - 1)]).view(1, 2, 1, 1)
+    ones = x.new_ones(x.shape[0], 1, h, w)
+    out = flow_warp(torch.cat((x, ones), dim=1), flow * stretch, mode="bilinear")
     mask = (out[:, -1:] > 0.999).to(x.dtype)
     return out[:, :-1] * mask
 
