@@ -135,11 +135,11 @@ def figure_lambda(lams: Sequence[float], psnrs: Sequence[float], ssims: Sequence
 
 
 def log_time_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | None:
-    """``(a, b)`` of ``y = a + b ln(x)`` fitted to the later half of the points (all if fewer than 4);
-    None without two distinct positive times."""
+    """``(a, b)`` of ``y = a + b ln(x)`` fitted to the later half of the points at positive times (all
+    of them if fewer than 6); None with fewer than 3 distinct times, where any line would fit."""
     pts = [(xi, yi) for xi, yi in zip(x, y) if xi > 0]
-    pts = pts[len(pts) // 2 :] if len(pts) >= 4 else pts
-    if len({xi for xi, _ in pts}) < 2:
+    pts = pts[len(pts) // 2 :] if len(pts) >= 6 else pts
+    if len({xi for xi, _ in pts}) < 3:
         return None
     b, a = np.polyfit(np.log([xi for xi, _ in pts]), [yi for _, yi in pts], 1)
     return float(a), float(b)

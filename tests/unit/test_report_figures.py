@@ -45,7 +45,9 @@ def test_log_time_fit_recovers_a_logarithmic_trend() -> None:
     assert (a, b) == pytest.approx((20.0, 2.0))
     assert log_time_crossing(x, y, 30.0) == pytest.approx(math.exp(5.0))
     assert log_time_crossing(x, [30 - v for v in y], 5.0) is None  # a falling trend never gets there
-    assert log_time_fit([1.0], [20.0]) is None
+    assert log_time_fit(x[:2], y[:2]) is None  # two points: any line fits, no trend is claimed
+    # only the later half counts: an early plateau does not drag the trend
+    assert log_time_fit(x, [25.0, 25.0, 25.0] + y[3:]) == pytest.approx((20.0, 2.0))
 
 
 def test_figure4_needs_no_inputs(tmp_path: Path) -> None:
