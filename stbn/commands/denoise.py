@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stbn.config import PRESET_NAMES, ExperimentConfig
-from stbn.device import add_device_argument, resolve_device
+from stbn.device import add_device_argument, resolve_device, set_threads
 from stbn.errors import StbnError
 
 if TYPE_CHECKING:
@@ -75,6 +75,9 @@ def _model_and_config(args: argparse.Namespace, kind: str, device: torch.device)
     cfg = load_config(None, args.overrides, base=args.preset or f"default-{kind}")
     if cfg.data.kind != kind:
         raise StbnError(f"--preset {cfg.name} is for {cfg.data.kind} data, but the input is {kind}")
+    from stbn.train import seed_everything
+
+    seed_everything(cfg.train.seed)
     return build_model(cfg).to(device), cfg
 
 
@@ -99,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     kind = "srgb" if source.kind == "rgb" else "raw"
     device = resolve_device(args.device)
     net, cfg = _model_and_config(args, kind, device)
+    set_threads(cfg.train.threads)
     needs_sigma = net.head_kind == "gaussian" or net.uses_noise_map
     if needs_sigma and args.sigma is None:
         raise StbnError("this model needs the noise level: pass --sigma S (/255 scale) or --sigma auto")

@@ -6,13 +6,22 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 
 from stbn.cli import main
 from stbn.data.io import open_frames, read_sequence, write_frames
 from stbn.metrics import psnr
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-FAST = ["--set", "train.threads=0", "--device", "cpu"]
+FAST = ["--set", "train.threads=1", "--device", "cpu"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """In-process runs set torch's thread count (train.threads=1: fastest on a shared 2-core box); restore it."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
 
 
 def _run(capsys, *args):

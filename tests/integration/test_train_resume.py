@@ -22,6 +22,14 @@ from stbn.train import train
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """In-process runs set torch's thread count (train.threads=1: fastest on a shared 2-core box); restore it."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
 def _cli(*args):
     return [sys.executable, "-m", "stbn.cli", *map(str, args)]
 
@@ -67,7 +75,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, train_root):
 
 
 def _cfg(*overrides):
-    return load_config(CONFIGS / "tiny.yaml", ["train.threads=0", "train.iterations=4", "train.checkpoint_every=2", *overrides])
+    return load_config(CONFIGS / "tiny.yaml", ["train.threads=1", "train.iterations=4", "train.checkpoint_every=2", *overrides])
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path):
