@@ -187,6 +187,40 @@ class TrainConfig(_Section):
         return self
 
 
+class SpeedConfig(_Section):
+    """Speed switches of training and inference; all off is the fp32 eager reference path."""
+
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Autocast precision of the network: bf16 on CPUs with AVX512-BF16/AMX and on GPUs, fp16 on GPUs only;
+    flows, likelihood and posterior stay in full precision."""
+    channels_last: bool = False
+    """NHWC memory format for weights and activations (faster oneDNN convolutions on CPUs)."""
+
+
+class InferConfig(_Section):
+    """How clips are denoised: whole clip at once (all states held) or streamed with bounded memory."""
+
+    streaming: bool = True
+    """Stream frame by frame (exact; memory does not grow with the clip length); False holds every state."""
+    spill: bool = True
+    """Streaming: spill frames, flows and backward states to a temporary file; False keeps them in memory
+    and recomputes backward states from checkpoints (no disk, one more backward pass)."""
+    spill_dir: str | None = None
+    """Folder of the temporary spill files (None: the system temp folder)."""
+    segment: int = Field(0, ge=0, le=100_000)
+    """Frames per streaming segment / checkpoint interval (0: ceil(sqrt(T)))."""
+    tile: int = Field(0, ge=0, le=100_000)
+    """Streaming: tile side in pixels for frames too large for memory (0: whole frames)."""
+    tile_overlap: int = Field(128, ge=0, le=100_000)
+    """Context in pixels around each tile (rounded up to a multiple of 4)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> InferConfig:
+        if self.tile and not self.streaming:
+            raise ValueError("infer.tile needs infer.streaming: true")
+        return self
+
+
 class ExperimentConfig(_Section):
     """One experiment: everything ``stbn train`` needs besides the output folder."""
 
@@ -200,6 +234,10 @@ class ExperimentConfig(_Section):
     """Training data and noise."""
     train: TrainConfig = Field(default_factory=TrainConfig)
     """Optimisation."""
+    speed: SpeedConfig = Field(default_factory=SpeedConfig)
+    """Precision and memory format of training and inference."""
+    infer: InferConfig = Field(default_factory=InferConfig)
+    """Inference layout: whole clip, streaming, tiling."""
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentConfig:

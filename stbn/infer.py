@@ -1,15 +1,22 @@
 """Whole-clip inference: noisy clip in, clamped clean estimate out.
 
-This is the one entry point for denoising a clip (evaluation, validation and ``stbn denoise``); a
-memory-bounded streaming path can live behind the same function.
+This is the one entry point for denoising a clip (evaluation, validation and ``stbn denoise``). With an
+``infer`` config it runs the memory-bounded streaming (and tiled) path of :mod:`stbn.streaming` and
+:mod:`stbn.tiling`, and with a ``speed`` config reduced precision / channels-last (:mod:`stbn.speed`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
+from stbn import speed as speed_switches
+from stbn.config import InferConfig, SpeedConfig
 from stbn.losses import posterior_mean
 from stbn.models import STBN
+from stbn.streaming import stream_outputs
+from stbn.tiling import stream_tiled
 
 
 def denoise_clip(
@@ -17,6 +24,8 @@ def denoise_clip(
     noisy: torch.Tensor,
     sigma: float | torch.Tensor | None = None,
     flows: tuple[torch.Tensor, torch.Tensor] | None = None,
+    infer: InferConfig | None = None,
+    speed: SpeedConfig | None = None,
 ) -> torch.Tensor:
     """Denoise ``(T, C, H, W)`` or ``(N, T, C, H, W)`` frames; returns the same shape, clamped to [0, 1].
 
@@ -24,6 +33,8 @@ def denoise_clip(
     ``(N, T, 1, H, W)``); Gaussian-head models need it (noise map and posterior mean), direct-head
     models ignore it. The result is the posterior mean (Gaussian head) or the direct output. The
     model runs in eval mode without gradients on its own device; the result is on ``noisy``'s device.
+    ``infer`` (default: whole clip) selects streaming/tiling, ``speed`` (default: fp32, NCHW) the
+    precision and memory format; with ``speed.channels_last`` the model is converted in place.
     """
     single = noisy.dim() == 4
     x = noisy.unsqueeze(0) if single else noisy
@@ -36,11 +47,47 @@ def denoise_clip(
     s = sigma.to(device) if isinstance(sigma, torch.Tensor) else sigma
     was_training = net.training
     net.eval()
+    speed = speed or SpeedConfig()
+    speed_switches.prepare_model(net, speed.channels_last)
     try:
-        with torch.no_grad():
-            out = net(x, noise_map=s if net.uses_noise_map else None, flows=flows)
-            den = posterior_mean(out, x, s) if net.head_kind == "gaussian" else out
+        if infer is not None and infer.streaming:
+            den = torch.stack(list(_denoise_stream(net, x, s, flows, infer, speed)), dim=1)
+        else:
+            with torch.no_grad():
+                if speed.precision != "fp32" and flows is None:
+                    flows = net.estimate_flows(x)  # flows in full precision
+                with speed_switches.autocast(speed.precision, device):
+                    out = net(x, noise_map=s if net.uses_noise_map else None, flows=flows)
+                den = _estimate(net, out.to(x.dtype), x, s)
     finally:
         net.train(was_training)
     den = den.clamp(0.0, 1.0).to(noisy.device)
     return den[0] if single else den
+
+
+def _estimate(net: STBN, out: torch.Tensor, noisy: torch.Tensor, sigma: float | torch.Tensor | None) -> torch.Tensor:
+    """Clean estimate (not clamped) from the network output: posterior mean or the direct output."""
+    return posterior_mean(out, noisy, sigma) if net.head_kind == "gaussian" else out
+
+
+def _denoise_stream(
+    net: STBN,
+    x: torch.Tensor,
+    sigma: float | torch.Tensor | None,
+    flows: tuple[torch.Tensor, torch.Tensor] | None,
+    infer: InferConfig,
+    speed: SpeedConfig,
+) -> Iterator[torch.Tensor]:
+    """Per-frame estimates ``(N, C, H, W)`` of ``x`` ``(N, T, C, H, W)`` via the streaming path."""
+    frames = (x[:, t] for t in range(x.shape[1]))
+    kw = dict(spill=infer.spill, spill_dir=infer.spill_dir, segment=infer.segment,
+              precision=speed.precision, channels_last=speed.channels_last)
+    m = sigma if net.uses_noise_map else None
+    if infer.tile:
+        stream = stream_tiled(net, frames, m, flows, tile=infer.tile, overlap=infer.tile_overlap, **kw)
+    else:
+        stream = stream_outputs(net, frames, m, flows, **kw)
+    for t, (noisy_t, out_t) in enumerate(stream):
+        s = sigma[:, t : t + 1] if isinstance(sigma, torch.Tensor) and sigma.dim() == 5 and sigma.shape[1] > 1 else sigma
+        with torch.no_grad():
+            yield _estimate(net, out_t.unsqueeze(1), noisy_t.unsqueeze(1), s)[:, 0]
