@@ -38,9 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     level.add_argument("--sigma", type=float, help="sRGB: AWGN std on the /255 scale (seed 0 per sequence)")
     level.add_argument("--iso", type=int, help="raw: CRVD ISO (real capture noisy0; method noisy only)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--noisy", type=Path, help="sRGB: use these noisy frames (same sequence folders) instead of seed-0 AWGN")
+    p.add_argument("--noisy", type=Path,
+                   help="sRGB: use these noisy frames (same sequence folders) instead of seed-0 AWGN")
     p.add_argument("--max-frames", type=int, default=None, help="frames per sequence (default: 85 sRGB, 7 raw)")
-    p.add_argument("--samples", type=int, default=0, help="save the middle frame of the first K sequences to OUT/samples/")
+    p.add_argument("--samples", type=int, default=0,
+                   help="save the middle frame of the first K sequences to OUT/samples/")
     p.set_defaults(func=run)
 
 

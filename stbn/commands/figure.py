@@ -136,7 +136,8 @@ def _budget(args: argparse.Namespace):
         for curve in curves:
             crossing = log_time_crossing(curve.x, curve.y, best[1])
             reach = "n/a" if crossing is None else f"{crossing:.3g} {unit}"
-            print(f"{curve.label}: best {max(curve.y):.2f} dB vs {best[0]} {best[1]:.2f} dB; trend reaches it at {reach}")
+            print(f"{curve.label}: best {max(curve.y):.2f} dB vs {best[0]} {best[1]:.2f} dB; "
+                  f"trend reaches it at {reach}")
     return figure_budget(curves, final_points, best, unit)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from stbn.analysis.warp_stats import constant_flow, warp_noise_stats, zoom_flow
@@ -100,7 +101,7 @@ def figure_warp_noise(
     return fig
 
 
-def _line_figure(curves: Sequence[Curve], title: str, xlabel: str, ylabel: str) -> tuple[Figure, object]:
+def _line_figure(curves: Sequence[Curve], title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
     for curve in curves:
@@ -113,7 +114,7 @@ def _line_figure(curves: Sequence[Curve], title: str, xlabel: str, ylabel: str) 
 def figure_training_curves(curves: Sequence[Curve]) -> Figure:
     """Figure 7: validation PSNR against the training step, one curve per run (e.g. nearest, bilinear)."""
     fig, ax = _line_figure(curves, "Validation PSNR during training", "training step", "validation PSNR (dB)")
-    ax.legend(fontsize=8)  # type: ignore[attr-defined]
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -163,20 +164,20 @@ def figure_budget(curves: Sequence[Curve], finals: Sequence[Curve], baseline: tu
     a curve ends below that line, a dotted log-time extrapolation up to the crossing."""
     fig, ax = _line_figure(curves, "Quality against training budget", f"training wall time ({time_unit})", "PSNR (dB)")
     for final in finals:
-        ax.plot(final.x, final.y, "*", ms=11, label=final.label)  # type: ignore[attr-defined]
+        ax.plot(final.x, final.y, "*", ms=11, label=final.label)
     if baseline is not None:
         name, value = baseline
-        ax.axhline(value, color="black", ls="--", lw=1, label=f"best baseline: {name} ({value:.2f} dB)")  # type: ignore[attr-defined]
+        ax.axhline(value, color="black", ls="--", lw=1, label=f"best baseline: {name} ({value:.2f} dB)")
         for curve in curves:
             crossing = log_time_crossing(curve.x, curve.y, value)
             if crossing is None or max(curve.y) >= value or crossing > 1000 * max(curve.x):
                 continue
             a, b = log_time_fit(curve.x, curve.y)  # type: ignore[misc]
             xs = np.geomspace(max(curve.x), crossing, 20)
-            ax.plot(xs, a + b * np.log(xs), ":", color="grey",  # type: ignore[attr-defined]
+            ax.plot(xs, a + b * np.log(xs), ":", color="grey",
                     label=f"{curve.label}: log-time trend reaches it at ~{crossing:.3g} {time_unit}")
-            ax.set_xscale("log")  # type: ignore[attr-defined]
-    ax.legend(fontsize=7)  # type: ignore[attr-defined]
+            ax.set_xscale("log")
+    ax.legend(fontsize=7)
     return fig
 
 

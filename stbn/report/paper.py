@@ -38,7 +38,8 @@ def _number(value: object, where: str) -> float:
 
 def load_paper(path: str | Path | None = None) -> list[PaperCell]:
     """All entries of ``paper.yaml`` (the packaged file unless ``path`` is given), validated."""
-    text = Path(path).read_text() if path is not None else resources.files("stbn.report").joinpath("paper.yaml").read_text()
+    packaged = resources.files("stbn.report").joinpath("paper.yaml")
+    text = Path(path).read_text() if path is not None else packaged.read_text()
     source = str(path or "stbn/report/paper.yaml")
     data = yaml.safe_load(text)
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):

@@ -194,7 +194,8 @@ def test_paper_yaml_has_the_quoted_numbers_with_sources() -> None:
 
 def test_paper_yaml_errors_are_named(tmp_path: Path) -> None:
     bad = tmp_path / "paper.yaml"
-    bad.write_text("entries:\n  - {table: 1, dataset: Set8, method: STBN, level: 30, psnr: high, ssim: null, cell: x, source: y}\n")
+    bad.write_text("entries:\n  - {table: 1, dataset: Set8, method: STBN, level: 30, psnr: high, ssim: null, "
+                   "cell: x, source: y}\n")
     with pytest.raises(StbnError, match=r"entries\[0\]: expected a number"):
         load_paper(bad)
     bad.write_text("entries:\n  - {table: 1, dataset: Set8}\n")
