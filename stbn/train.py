@@ -38,6 +38,7 @@ from stbn.metrics import frame_psnr, hierarchical_mean
 from stbn.models import STBN
 from stbn.protocol import EvalSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
 from stbn.provenance import provenance
+from stbn.speed import autocast, prepare_model
 
 LOG_FIELDS = ("step", "loss", "lr", "val_psnr")
 
@@ -77,7 +78,7 @@ class Trainer:
     """One optimisation step at a time: loss, NaN/inf guard, backward, clipping, Adam, schedule."""
 
     def __init__(self, cfg: ExperimentConfig, net: STBN) -> None:
-        self.cfg, self.net = cfg, net
+        self.cfg, self.net = cfg, prepare_model(net, cfg.speed.channels_last)
         self.distill: FlowDistillation | None = None
         if cfg.flow.distill.enabled:
             d = cfg.flow.distill
@@ -95,7 +96,10 @@ class Trainer:
         device = next(self.net.parameters()).device
         noisy = batch.noisy.to(device)
         sigma = batch.sigma.to(device) if batch.sigma is not None else None
-        out = self.net(noisy, noise_map=sigma if self.net.uses_noise_map else None)
+        precision = self.cfg.speed.precision
+        flows = self.net.estimate_flows(noisy) if precision != "fp32" else None  # flows in full precision
+        with autocast(precision, device):
+            out = self.net(noisy, noise_map=sigma if self.net.uses_noise_map else None, flows=flows)
         if self.net.head_kind != "gaussian":
             loss = raw_l2(out, noisy)
         else:
