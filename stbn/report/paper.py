@@ -36,14 +36,28 @@ def _number(value: object, where: str) -> float:
     return float(value)
 
 
-def load_paper(path: str | Path | None = None) -> list[PaperCell]:
-    """All entries of ``paper.yaml`` (the packaged file unless ``path`` is given), validated."""
+def _read(path: str | Path | None) -> tuple[dict, str]:
     packaged = resources.files("stbn.report").joinpath("paper.yaml")
     text = Path(path).read_text() if path is not None else packaged.read_text()
     source = str(path or "stbn/report/paper.yaml")
     data = yaml.safe_load(text)
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise StbnError(f"{source}: expected a mapping with a list under 'entries'")
+    return data, source
+
+
+def dataset_aliases(path: str | Path | None = None) -> dict[str, str]:
+    """Lower-case dataset names a run may use -> the paper's name (``datasets`` of ``paper.yaml``)."""
+    data, source = _read(path)
+    aliases = data.get("datasets") or {}
+    if not isinstance(aliases, dict) or not all(isinstance(v, list) for v in aliases.values()):
+        raise StbnError(f"{source}: 'datasets' must map each paper dataset to a list of names")
+    return {str(alias).lower(): str(name) for name, names in aliases.items() for alias in [name, *names]}
+
+
+def load_paper(path: str | Path | None = None) -> list[PaperCell]:
+    """All entries of ``paper.yaml`` (the packaged file unless ``path`` is given), validated."""
+    data, source = _read(path)
     cells = []
     for i, entry in enumerate(data["entries"]):
         where = f"{source}: entries[{i}]"

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from stbn.errors import StbnError
-from stbn.report.paper import AVG, PaperCell, paper_table
+from stbn.report.paper import AVG, PaperCell, dataset_aliases, paper_table
 from stbn.report.render import Table
 from stbn.report.runs import RunKey, Score, parse_key, read_score
 
@@ -107,13 +107,16 @@ def build_table(
     paper_methods: Mapping[str, str] | None = None,
     extras: Mapping[str, Mapping[str, object]] | None = None,
     paper: Sequence[PaperCell] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> Table:
     """Build table ``name`` (see :data:`TABLES`) from ``frames.csv`` files laid out as
     ``.../<run>/<dataset>/sigma<s>|iso<i>/frames.csv``.
 
     ``paper_methods`` maps a run name to the paper row it reproduces (for the Δ rows); ``extras`` maps a
-    run name to extra columns (name -> value). ``paper`` overrides the packaged paper cells (tests).
-    A ``s/frame`` column (mean wall time per frame of the run's evaluations) is always appended.
+    run name to extra columns (name -> value). ``paper`` and ``aliases`` (lower-case run dataset name ->
+    paper dataset) override the packaged ``paper.yaml``. A run's dataset is grouped with the paper's when
+    its name is an alias of it. A ``s/frame`` column (mean wall time per frame of the run's
+    evaluations) is always appended.
     """
     if name not in TABLES:
         raise StbnError(f"unknown table {name!r} (known: {', '.join(TABLES)})")
@@ -123,6 +126,11 @@ def build_table(
     paper_methods = dict(paper_methods or {})
     extras = dict(extras or {})
     cells = list(paper) if paper is not None else (paper_table(number) if number is not None else [])
+    aliases = dict(dataset_aliases() if aliases is None else aliases)
+
+    def group_of(dataset: str) -> str:
+        return aliases.get(dataset.lower(), dataset).lower()
+
     keys = [parse_key(p) for p in inputs]
     if len({k.axis for k in keys}) > 1:
         raise StbnError(f"table {name}: inputs mix sigma and ISO levels")
@@ -142,7 +150,7 @@ def build_table(
     table = _Builder(axis, levels, extra_names)
 
     runs = list(dict.fromkeys(k.run for k in keys))
-    groups = list(dict.fromkeys([c.dataset.lower() for c in cells] + [k.dataset.lower() for k in keys]))
+    groups = list(dict.fromkeys([c.dataset.lower() for c in cells] + [group_of(k.dataset) for k in keys]))
     for group in groups:
         paper_here = [c for c in cells if c.dataset.lower() == group]
         by_method: dict[str, dict[float | str, tuple[float, float]]] = {}
@@ -151,19 +159,17 @@ def build_table(
         for method, values in by_method.items():
             table.add(paper_here[0].dataset, method, PAPER, values)
         for run in runs:
-            datasets = [k.dataset for k in keys if k.run == run and k.dataset.lower() == group]
-            if not datasets:
-                continue
-            values = _run_values(scores, run, datasets[0], levels)
-            timed = [s.seconds_per_frame for k, s in scores.items() if k.run == run and k.dataset == datasets[0]]
-            seconds = _mean([t for t in timed if t is not None])
-            table.add(datasets[0], run, THIS_RUN, values, {**extras.get(run, {}), "s/frame": seconds})
-            reference = by_method.get(paper_methods.get(run, ""))
-            if reference:
-                comparable = [lv for lv in levels if lv != AVG or same_levels]
-                delta = {lv: (values[lv][0] - reference[lv][0], values[lv][1] - reference[lv][1])
-                         for lv in comparable if lv in values and lv in reference}
-                table.add(datasets[0], f"{run} vs {paper_methods[run]}", DELTA, delta)
+            for dataset in dict.fromkeys(k.dataset for k in keys if k.run == run and group_of(k.dataset) == group):
+                values = _run_values(scores, run, dataset, levels)
+                timed = [s.seconds_per_frame for k, s in scores.items() if k.run == run and k.dataset == dataset]
+                seconds = _mean([t for t in timed if t is not None])
+                table.add(dataset, run, THIS_RUN, values, {**extras.get(run, {}), "s/frame": seconds})
+                reference = by_method.get(paper_methods.get(run, ""))
+                if reference:
+                    comparable = [lv for lv in levels if lv != AVG or same_levels]
+                    delta = {lv: (values[lv][0] - reference[lv][0], values[lv][1] - reference[lv][1])
+                             for lv in comparable if lv in values and lv in reference}
+                    table.add(dataset, f"{run} vs {paper_methods[run]}", DELTA, delta)
     notes = [
         "PSNR in dB / SSIM; this run's values are means over frames, then sequences, of frames.csv",
         f"{NA}: not available (paper: not quoted in the sources at hand, see stbn/report/paper.yaml; "

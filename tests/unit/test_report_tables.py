@@ -96,6 +96,17 @@ def test_no_delta_on_another_dataset_and_paper_rows_kept(tmp_path: Path) -> None
     assert [r[0] for r in table.rows] == ["Set8", "embedded"]
 
 
+def test_a_run_dataset_named_like_the_paper_set_gets_its_delta(tmp_path: Path) -> None:
+    """The paper preset names DAVIS test-dev `davis-test`: paper.yaml's aliases group it with DAVIS."""
+    inputs = [write_frames(tmp_path, "main/stbn", "davis-test", "sigma30", [("a", 35.5, 0.94)])]
+    table = build_table("table1", inputs, paper_methods={"main/stbn": "STBN"})
+    assert [(r[0], r[2]) for r in table.rows] == [("Set8", PAPER), ("DAVIS", PAPER), ("davis-test", THIS_RUN),
+                                                  ("davis-test", DELTA)]
+    assert cell(table, "main/stbn vs STBN", DELTA, "σ=30") == "-0.50 / -0.0054"
+    other = build_table("table1", inputs, paper_methods={"main/stbn": "STBN"}, aliases={})
+    assert DELTA not in [r[2] for r in other.rows]
+
+
 def test_changing_a_metric_file_changes_the_table(tmp_path: Path) -> None:
     """Acceptance 3: the numbers come from frames.csv, through the CLI, into all three formats."""
     from stbn.cli import main
