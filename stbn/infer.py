@@ -7,7 +7,7 @@ This is the one entry point for denoising a clip (evaluation, validation and ``s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 
@@ -51,7 +51,7 @@ def denoise_clip(
     speed_switches.prepare_model(net, speed.channels_last)
     try:
         if infer is not None and infer.streaming:
-            den = torch.stack(list(_denoise_stream(net, x, s, flows, infer, speed)), dim=1)
+            den = torch.stack(list(denoise_frames(net, (x[:, t] for t in range(x.shape[1])), s, flows, infer, speed)), 1)
         else:
             with torch.no_grad():
                 if speed.precision != "fp32" and flows is None:
@@ -70,24 +70,33 @@ def _estimate(net: STBN, out: torch.Tensor, noisy: torch.Tensor, sigma: float | 
     return posterior_mean(out, noisy, sigma) if net.head_kind == "gaussian" else out
 
 
-def _denoise_stream(
+def denoise_frames(
     net: STBN,
-    x: torch.Tensor,
-    sigma: float | torch.Tensor | None,
-    flows: tuple[torch.Tensor, torch.Tensor] | None,
-    infer: InferConfig,
-    speed: SpeedConfig,
+    frames: Iterable[torch.Tensor],
+    sigma: float | torch.Tensor | None = None,
+    flows: tuple[torch.Tensor, torch.Tensor] | None = None,
+    infer: InferConfig | None = None,
+    speed: SpeedConfig | None = None,
 ) -> Iterator[torch.Tensor]:
-    """Per-frame estimates ``(N, C, H, W)`` of ``x`` ``(N, T, C, H, W)`` via the streaming path."""
-    frames = (x[:, t] for t in range(x.shape[1]))
+    """Stream: noisy frames ``(N, C, H, W)`` in (read once, in order), clamped estimates out, one per frame.
+
+    Memory does not grow with the number of frames (:mod:`stbn.streaming`; tiled if ``infer.tile``);
+    ``sigma`` as for :func:`denoise_clip`, constant over time; frames go to the model's device. The
+    model should be in eval mode; with ``speed.channels_last`` it is converted in place.
+    """
+    infer, speed = infer or InferConfig(), speed or SpeedConfig()
+    device = next(net.parameters()).device
+    sigma = sigma.to(device) if isinstance(sigma, torch.Tensor) else sigma
+    speed_switches.prepare_model(net, speed.channels_last)
     kw = dict(spill=infer.spill, spill_dir=infer.spill_dir, segment=infer.segment,
               precision=speed.precision, channels_last=speed.channels_last)
     m = sigma if net.uses_noise_map else None
+    moved = (f.to(device) for f in frames)
     if infer.tile:
-        stream = stream_tiled(net, frames, m, flows, tile=infer.tile, overlap=infer.tile_overlap, **kw)
+        stream = stream_tiled(net, moved, m, flows, tile=infer.tile, overlap=infer.tile_overlap, **kw)
     else:
-        stream = stream_outputs(net, frames, m, flows, **kw)
+        stream = stream_outputs(net, moved, m, flows, **kw)
     for t, (noisy_t, out_t) in enumerate(stream):
         s = sigma[:, t : t + 1] if isinstance(sigma, torch.Tensor) and sigma.dim() == 5 and sigma.shape[1] > 1 else sigma
         with torch.no_grad():
-            yield _estimate(net, out_t.unsqueeze(1), noisy_t.unsqueeze(1), s)[:, 0]
+            yield _estimate(net, out_t.unsqueeze(1), noisy_t.unsqueeze(1), s)[:, 0].clamp(0.0, 1.0)
