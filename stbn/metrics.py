@@ -47,7 +47,8 @@ def ssim(
         win = 2 * int(GAUSS_TRUNCATE * GAUSS_SIGMA + 0.5) + 1
 
         def local_mean(a: np.ndarray) -> np.ndarray:
-            return ndimage.gaussian_filter(a, sigma=(GAUSS_SIGMA, GAUSS_SIGMA, 0), truncate=GAUSS_TRUNCATE, mode="reflect")
+            sigma = (GAUSS_SIGMA, GAUSS_SIGMA, 0)
+            return ndimage.gaussian_filter(a, sigma=sigma, truncate=GAUSS_TRUNCATE, mode="reflect")
     else:
         win = UNIFORM_WIN
 
@@ -87,7 +88,9 @@ def frame_psnr(clean: np.ndarray, denoised: np.ndarray, kind: Literal["srgb", "r
     return psnr(*_protocol_pair(clean, denoised, kind))
 
 
-def frame_metrics(clean: np.ndarray, denoised: np.ndarray, kind: Literal["srgb", "raw"] = "srgb") -> tuple[float, float]:
+def frame_metrics(
+    clean: np.ndarray, denoised: np.ndarray, kind: Literal["srgb", "raw"] = "srgb"
+) -> tuple[float, float]:
     """``(psnr, ssim)`` of one ``(H, W, C)`` frame by the paper's protocol for ``kind``."""
     ref, out = _protocol_pair(clean, denoised, kind)
     return psnr(ref, out), ssim(ref, out, gaussian=kind == "srgb")

@@ -34,7 +34,7 @@ def estimate_sigma(frames: np.ndarray, max_frames: int = 8) -> float:
     if x.ndim == 3:
         x = x[None]
     if x.ndim != 4 or min(x.shape[1:3]) < 8:
-        raise ValueError(f"estimate_sigma expects (T, H, W, C) or (H, W, C) frames of at least 8x8, got {np.shape(frames)}")
+        raise ValueError(f"estimate_sigma expects (T, H, W, C) or (H, W, C) frames of at least 8x8, got {x.shape}")
     idx = np.unique(np.linspace(0, x.shape[0] - 1, min(max_frames, x.shape[0])).round().astype(int))
     per_frame = [np.mean([_channel_sigma(x[i, ..., c].astype(np.float64)) for c in range(x.shape[3])]) for i in idx]
     return float(np.median(per_frame))

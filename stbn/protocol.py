@@ -48,7 +48,8 @@ def srgb_test_sequences(
         else:
             noisy = read_sequence(Path(noisy_root) / folder.name, max_frames)
             if noisy.shape != clean.shape:
-                raise StbnError(f"{Path(noisy_root) / folder.name}: noisy frames {noisy.shape} do not match clean {clean.shape}")
+                where = Path(noisy_root) / folder.name
+                raise StbnError(f"{where}: noisy frames {noisy.shape} do not match clean {clean.shape}")
         yield EvalSequence(folder.name, clean, noisy, sigma_255 / 255.0)
 
 

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES: tuple[str, ...] = ("stbn", "torch", "numpy", "scikit-image", "pydantic", "av", "rawpy", "opencv-python-headless")
+PACKAGES: tuple[str, ...] = (
+    "stbn", "torch", "numpy", "scipy", "scikit-image", "pydantic", "av", "rawpy", "opencv-python-headless"
+)
 
 
 def git_revision(path: Path | None = None) -> str:

@@ -324,7 +324,8 @@ def fit(
     bar = tqdm(total=steps, desc="fit", disable=not progress, dynamic_ncols=True, unit="step")
     history: list[tuple[float, float]] = []
     while (used := len(history) if steps is not None else clock() - start) < budget:
-        loss, lr = trainer.step(clips.batch(len(history)), len(history), scale=lr_scale(used / budget, fractions, t.gamma))
+        step = len(history)
+        loss, lr = trainer.step(clips.batch(step), step, scale=lr_scale(used / budget, fractions, t.gamma))
         history.append((loss, lr))
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.2g}")

@@ -48,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     fit = p.add_mutually_exclusive_group()
     fit.add_argument("--fit-steps", type=int, help="self-supervised fitting steps on the input first")
     fit.add_argument("--fit-minutes", type=float, help="self-supervised fitting time budget in minutes")
-    p.add_argument("--preset", choices=PRESET_NAMES, help="config for a new model (default: default-srgb / default-raw)")
+    p.add_argument("--preset", choices=PRESET_NAMES, help="config of a new model (default: default-srgb|default-raw)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a fitting config key, e.g. --set train.lr=5e-4 (repeatable)")
     p.add_argument("--save-model", type=Path, help="also save the (fitted) model as a checkpoint here")

@@ -7,7 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from stbn.commands.protocol_args import add_test_data_arguments, check_test_data, open_test_sequences, save_sample, write_results
+from stbn.commands.protocol_args import (
+    add_test_data_arguments,
+    check_test_data,
+    open_test_sequences,
+    save_sample,
+    write_results,
+)
 from stbn.device import add_device_argument, resolve_device
 from stbn.errors import StbnError
 
@@ -24,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--checkpoint", required=True, type=Path, help="model.pt or last.pt of stbn train")
     add_test_data_arguments(p)
-    p.add_argument("--save-output", action="store_true", help="also write the denoised frames to OUT/denoised/<sequence>/")
+    p.add_argument("--save-output", action="store_true", help="also write the denoised frames to OUT/denoised/<seq>/")
     p.add_argument("--bit-depth", type=int, default=16, choices=(8, 16), help="PNG depth of --save-output frames")
     add_device_argument(p)
     p.set_defaults(func=run)

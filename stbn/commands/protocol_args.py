@@ -21,9 +21,9 @@ def add_test_data_arguments(p: argparse.ArgumentParser) -> None:
     level.add_argument("--sigma", type=float, help="sRGB: AWGN std on the /255 scale (seed 0 per sequence)")
     level.add_argument("--iso", type=int, help="raw: CRVD ISO (real noisy capture noisy0)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--noisy", type=Path, help="sRGB: use these noisy frames (same sequence folders) instead of seed-0 AWGN")
+    p.add_argument("--noisy", type=Path, help="sRGB: score these noisy frames (same sequence folders), not seed-0 AWGN")
     p.add_argument("--max-frames", type=int, default=None, help="frames per sequence (default: 85 sRGB, 7 raw)")
-    p.add_argument("--samples", type=int, default=0, help="save the middle frame of the first K sequences to OUT/samples/")
+    p.add_argument("--samples", type=int, default=0, help="save the middle frame of the first K sequences (OUT/samples/)")
 
 
 def check_test_data(args: argparse.Namespace) -> str:
@@ -64,7 +64,9 @@ def save_sample(out: Path, name: str, noisy: np.ndarray, denoised: np.ndarray, c
     write_frames([panel], out / "samples" / name)
 
 
-def write_results(out: Path, rows: Sequence[dict[str, object]], fields: Sequence[str], summary: dict[str, object]) -> None:
+def write_results(
+    out: Path, rows: Sequence[dict[str, object]], fields: Sequence[str], summary: dict[str, object]
+) -> None:
     """``OUT/frames.csv`` (``fields``) and ``OUT/summary.json``, each written atomically."""
     from stbn.data.atomic import atomic_output
 

@@ -57,7 +57,8 @@ class ClipSampler:
             raise StbnError(f"no training clip of {clip_length} frames: the longest sequence has {longest} frames")
         small = [i for i, shape in enumerate(shapes) if min(shape[1:3]) < crop]
         if small:
-            raise StbnError(f"sequence {small[0]} ({shapes[small[0]][1]}x{shapes[small[0]][2]}) is smaller than the {crop}-pixel crop")
+            h, w = shapes[small[0]][1:3]
+            raise StbnError(f"training sequence {small[0]} ({h}x{w}) is smaller than the {crop}-pixel crop")
         self.shapes, self.clip_length, self.crop = list(shapes), clip_length, crop
         self.batch_size, self.seed = batch_size, seed
         self._perm: tuple[int, np.ndarray] | None = None
@@ -116,7 +117,9 @@ class TrainingClips:
         channels = 3 if kind == "srgb" else 4
         bad = [i for i, shape in enumerate(shapes) if len(shape) != 4 or shape[3] != channels]
         if bad:
-            raise StbnError(f"training sequence {bad[0]} has shape {shapes[bad[0]]}, expected (T, H, W, {channels}) for {kind}")
+            raise StbnError(
+                f"training sequence {bad[0]} has shape {shapes[bad[0]]}, expected (T, H, W, {channels}) for {kind}"
+            )
         self.sampler = ClipSampler(shapes, clip_length, stride, crop, batch_size, seed)
         self.kind, self.seed, self.clean, self.noisy = kind, seed, clean, noisy
         self.sigma_range, self.isos = sigma_range, list(isos)

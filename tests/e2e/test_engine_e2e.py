@@ -114,7 +114,8 @@ def test_errors_come_before_any_work(model, embedded_data, tmp_path, capsys):
     out = tmp_path / "never"
     cases = [
         (["train", "--config", CONFIGS / "tiny.yaml", "--out", out, "--set", "train.lrr=1"], "train.lrr: unknown key"),
-        (["train", "--config", CONFIGS / "tiny.yaml", "--out", out, "--set", "data.crop=2"], "data.crop: Input should be greater"),
+        (["train", "--config", CONFIGS / "tiny.yaml", "--out", out, "--set", "data.crop=2"],
+         "data.crop: Input should be greater"),
         (["train", "--config", CONFIGS / "tiny.yaml", "--out", out], "data.train_root is not set"),
         (["evaluate", "--checkpoint", tmp_path / "missing.pt", "--data", embedded_data["embedded-srgb-test"],
           "--sigma", 30, "--out", out], "checkpoint not found"),

@@ -46,12 +46,13 @@ def train_root(tmp_path_factory):
 
 
 def test_resume_after_sigkill_is_bit_identical(tmp_path, train_root):
-    sets = ["--set", f"data.train_root={train_root}", "--set", "train.iterations=16", "--set", "train.checkpoint_every=4"]
+    sets = ["--set", f"data.train_root={train_root}", "--set", "train.iterations=16"]
+    sets += ["--set", "train.checkpoint_every=4"]
     common = ["--config", CONFIGS / "tiny.yaml", "--device", "cpu", *sets]
     full, killed = tmp_path / "full", tmp_path / "killed"
     subprocess.run(_cli("train", "--out", full, *common), check=True, capture_output=True)
 
-    proc = subprocess.Popen(_cli("train", "--out", killed, *common), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_cli("train", "--out", killed, *common), stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (killed / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -75,7 +76,8 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, train_root):
 
 
 def _cfg(*overrides):
-    return load_config(CONFIGS / "tiny.yaml", ["train.threads=1", "train.iterations=4", "train.checkpoint_every=2", *overrides])
+    base = ["train.threads=1", "train.iterations=4", "train.checkpoint_every=2"]
+    return load_config(CONFIGS / "tiny.yaml", [*base, *overrides])
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path):

@@ -67,7 +67,8 @@ def test_noise_level_and_range():
 
 def test_raw_noise_grows_with_iso():
     clean = [np.full((7, 20, 20, 4), 0.3, np.float32)]
-    stds = [(TrainingClips("raw", 7, 1, 16, 2, seed=0, clean=clean, isos=[iso]).batch(0).noisy - 0.3).std() for iso in (1600, 25600)]
+    batches = [TrainingClips("raw", 7, 1, 16, 2, seed=0, clean=clean, isos=[iso]).batch(0) for iso in (1600, 25600)]
+    stds = [(b.noisy - 0.3).std() for b in batches]
     assert 0 < stds[0] < stds[1]
 
 
