@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -27,37 +28,38 @@ from stbn.errors import StbnError
 METHODS: tuple[str, ...] = ("noisy", "bm3d", "nlm-opencv", "nlm-skimage")
 TEMPORAL_WINDOW = 5
 
+# Each method denoises the centre frame of a window ``(2k+1, H, W, C)`` of the noisy sequence: one
+# frame for the per-frame methods, the centred temporal window for OpenCV's multi-frame NLM.
 
-def _bm3d(noisy: np.ndarray, t: int, sigma: float) -> np.ndarray:
+
+def _bm3d(window: np.ndarray, sigma: float) -> np.ndarray:
     import bm3d
 
-    return bm3d.bm3d_rgb(noisy[t], sigma / 255.0)
+    return bm3d.bm3d_rgb(window[len(window) // 2], sigma / 255.0)
 
 
-def _nlm_skimage(noisy: np.ndarray, t: int, sigma: float) -> np.ndarray:
+def _nlm_skimage(window: np.ndarray, sigma: float) -> np.ndarray:
     from skimage.restoration import denoise_nl_means
 
     s = sigma / 255.0
-    return denoise_nl_means(
-        noisy[t], h=0.6 * s, sigma=s, fast_mode=True, patch_size=5, patch_distance=6, channel_axis=-1
-    )
+    frame = window[len(window) // 2]
+    return denoise_nl_means(frame, h=0.6 * s, sigma=s, fast_mode=True, patch_size=5, patch_distance=6, channel_axis=-1)
 
 
-def _nlm_opencv(noisy: np.ndarray, t: int, sigma: float) -> np.ndarray:
+def _nlm_opencv(window: np.ndarray, sigma: float) -> np.ndarray:
     import cv2
 
-    half = min(TEMPORAL_WINDOW // 2, t, noisy.shape[0] - 1 - t)
-    window = np.clip(np.rint(noisy[t - half : t + half + 1] * 255.0), 0, 255).astype(np.uint8)
-    frames = [np.ascontiguousarray(f) for f in window]
+    frames = [np.ascontiguousarray(f) for f in np.clip(np.rint(window * 255.0), 0, 255).astype(np.uint8)]
+    half = len(frames) // 2
     out = cv2.fastNlMeansDenoisingColoredMulti(frames, half, 2 * half + 1, None, 0.7 * sigma, 0.6 * sigma, 7, 21)
     return out.astype(np.float32) / 255.0
 
 
-def _noisy(noisy: np.ndarray, t: int, sigma: float) -> np.ndarray:
-    return noisy[t]
+def _noisy(window: np.ndarray, sigma: float) -> np.ndarray:
+    return window[len(window) // 2]
 
 
-_FUNCS: dict[str, Callable[[np.ndarray, int, float], np.ndarray]] = {
+_FUNCS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "noisy": _noisy,
     "bm3d": _bm3d,
     "nlm-opencv": _nlm_opencv,
@@ -65,12 +67,28 @@ _FUNCS: dict[str, Callable[[np.ndarray, int, float], np.ndarray]] = {
 }
 
 
-def denoise_sequence(noisy: np.ndarray, sigma: float | None, method: str) -> Iterator[tuple[np.ndarray, float]]:
+def _window(noisy: np.ndarray, t: int, method: str) -> np.ndarray:
+    """Frame ``t`` alone, or for OpenCV the temporal window centred on it (shrunk at the ends)."""
+    half = min(TEMPORAL_WINDOW // 2, t, noisy.shape[0] - 1 - t) if method == "nlm-opencv" else 0
+    return noisy[t - half : t + half + 1]
+
+
+def _timed(method: str, window: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    out = _FUNCS[method](window, sigma)
+    seconds = time.perf_counter() - start
+    return np.clip(out, 0.0, 1.0).astype(np.float32), seconds
+
+
+def denoise_sequence(
+    noisy: np.ndarray, sigma: float | None, method: str, workers: int = 1
+) -> Iterator[tuple[np.ndarray, float]]:
     """Denoise ``noisy`` ``(T, H, W, 3)`` frame by frame with ``method``.
 
-    Yields ``(frame, seconds)``: the ``(H, W, 3)`` float32 estimate clamped to [0, 1] and the wall
-    time of that frame alone. ``sigma`` is the AWGN standard deviation on the 0-255 scale (unused by,
-    and optional for, ``noisy``).
+    Yields ``(frame, seconds)`` in frame order: the ``(H, W, 3)`` float32 estimate clamped to [0, 1]
+    and the wall time of that frame alone. ``sigma`` is the AWGN standard deviation on the 0-255 scale
+    (unused by, and optional for, ``noisy``). ``workers > 1`` denoises that many frames at once in
+    separate processes (each frame still timed alone).
     """
     if method not in _FUNCS:
         raise StbnError(f"unknown baseline method {method!r} (choose from {', '.join(METHODS)})")
@@ -78,10 +96,15 @@ def denoise_sequence(noisy: np.ndarray, sigma: float | None, method: str) -> Ite
         raise StbnError(f"baseline {method} needs an RGB sequence (T, H, W, 3), got shape {noisy.shape}")
     if method != "noisy" and not (sigma is not None and sigma > 0):
         raise StbnError(f"baseline {method}: sigma must be positive, got {sigma}")
-    func = _FUNCS[method]
+    if workers < 1:
+        raise StbnError(f"workers must be >= 1, got {workers}")
     noisy = np.ascontiguousarray(noisy, dtype=np.float32)
-    for t in range(noisy.shape[0]):
-        start = time.perf_counter()
-        out = func(noisy, t, sigma or 0.0)
-        seconds = time.perf_counter() - start
-        yield np.clip(out, 0.0, 1.0).astype(np.float32), seconds
+    windows = (_window(noisy, t, method) for t in range(noisy.shape[0]))
+    if workers == 1 or method == "noisy":
+        for window in windows:
+            yield _timed(method, window, sigma or 0.0)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_timed, method, window, sigma or 0.0) for window in windows]
+        for future in futures:
+            yield future.result()

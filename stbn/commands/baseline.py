@@ -43,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, default=None, help="frames per sequence (default: 85 sRGB, 7 raw)")
     p.add_argument("--samples", type=int, default=0,
                    help="save the middle frame of the first K sequences to OUT/samples/")
+    p.add_argument("--workers", type=int, default=1,
+                   help="denoise this many frames at once in separate processes (each still timed alone)")
     p.set_defaults(func=run)
 
 
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "samples").mkdir(parents=True, exist_ok=True)  # the folder exists even with no samples
     rows: list[dict[str, object]] = []
     for i, seq in enumerate(sequences):
-        outputs = list(denoise_sequence(seq.noisy, args.sigma, args.method))
+        outputs = list(denoise_sequence(seq.noisy, args.sigma, args.method, workers=args.workers))
         denoised = np.stack([frame for frame, _ in outputs])
         scored = score_sequence(seq, denoised, kind)
         rows += [{**row, "seconds": seconds} for row, (_, seconds) in zip(scored, outputs)]

@@ -65,6 +65,16 @@ def test_bad_input_is_a_one_line_user_error(clip) -> None:
         next(denoise_sequence(clip[1], None, "nlm-skimage"))
 
 
+def test_worker_processes_give_the_same_frames(clip, outputs) -> None:
+    for method in ("nlm-opencv", "nlm-skimage"):
+        parallel = list(denoise_sequence(clip[1], SIGMA, method, workers=2))
+        for (a, _), (b, seconds) in zip(outputs[method], parallel):
+            np.testing.assert_array_equal(a, b)
+            assert seconds > 0
+    with pytest.raises(StbnError, match="workers must be >= 1"):
+        next(denoise_sequence(clip[1], SIGMA, "bm3d", workers=0))
+
+
 def test_noisy_row_also_serves_packed_raw(clip) -> None:
     raw = np.concatenate([clip[1], clip[1][..., :1]], axis=-1)
     frames = [f for f, _ in denoise_sequence(raw, None, "noisy")]

@@ -27,7 +27,7 @@ rule baseline:
         "logs/baseline/{method}/{dataset}/sigma{sigma}.log",
     benchmark:
         "results/benchmarks/baseline/{method}/{dataset}/sigma{sigma}.tsv"
-    threads: 1
+    threads: res("evaluate", "threads")
     resources:
         mem_mb=res("evaluate", "mem_mb"),
         runtime=res("evaluate", "runtime"),
@@ -36,7 +36,7 @@ rule baseline:
     shell:
         "OMP_NUM_THREADS=1 OPENCV_FOR_THREADS_NUM=1 stbn baseline --method {wildcards.method}"
         " --data {params.data:q} {params.noise} --out {params.out} --max-frames {params.max_frames}"
-        " --samples {params.samples} > {log} 2>&1"
+        " --samples {params.samples} --workers {threads} > {log} 2>&1"
 
 
 use rule baseline as baseline_raw with:

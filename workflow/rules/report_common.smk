@@ -188,7 +188,7 @@ def caption_settings(name):
     if base in ("table1", "table2", "table4", "visual", "budget"):
         lines.append(
             f"- **Baselines**: {', '.join(BASELINE_METHODS)} on the same noisy frames (``stbn baseline``), each "
-            "frame timed alone with one thread (OpenMP and OpenCV) on the machine that ran the job, which other "
-            "jobs of the run may have shared."
+            f"frame timed alone with one thread (OpenMP and OpenCV), {config['resources']['evaluate']['threads']} "
+            "frame(s) at a time, on the machine that ran the job, which other jobs of the run may have shared."
         )
     return "\n".join(lines)
