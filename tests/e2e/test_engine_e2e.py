@@ -44,11 +44,13 @@ def _lossless_mp4(frames: np.ndarray, path: Path) -> None:
 @pytest.fixture(scope="module")
 def model(embedded_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
+    threads = torch.get_num_threads()
     code = main([
         "train", "--config", str(CONFIGS / "tiny.yaml"), "--out", str(out),
         "--set", f"data.train_root={embedded_data['embedded-srgb-train']}", "--set", "data.max_frames=8",
         "--set", "train.iterations=4", "--set", "train.checkpoint_every=2", *FAST,
     ])
+    torch.set_num_threads(threads)
     assert code == 0
     return out / "model.pt"
 
