@@ -1,0 +1,224 @@
+"""The Snakemake workflow: lint, complete dry runs, config validation before any job, and the tiny
+configuration end to end (a failing job, the resuming rerun, nothing left to do, the HTML report).
+
+The end-to-end part runs every rule of the DAG on CPU in a few minutes (.test/config.yaml).
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from workflow_helpers import REPO, TINY, Run, expected_jobs, load_yaml, snakemake, workdir
+
+PAPER = REPO / "workflow" / "presets" / "paper.yaml"
+
+
+def test_lint_reports_nothing():
+    run = snakemake("--lint")
+    assert run.returncode == 0, run.output
+    assert "Congratulations, your workflow is in a good condition!" in run.output, run.output
+
+
+@pytest.mark.parametrize("preset", [None, PAPER], ids=["default", "paper"])
+def test_dry_run_lists_the_complete_dag(preset):
+    run = snakemake("-n", *(["--configfile", preset] if preset else []))
+    assert run.returncode == 0, run.output
+    cfg = load_yaml(preset or REPO / "config.yaml")
+    counts = run.job_counts()
+    for rule, n in expected_jobs(cfg).items():
+        assert counts.get(rule) == n, f"{rule}: {counts.get(rule)} jobs, expected {n}\n{run.output[-3000:]}"
+    assert counts["validate_dataset"] == len(cfg["datasets"])
+    assert any(rule.startswith("table_") for rule in counts) and any(rule.startswith("figure_") for rule in counts)
+    assert counts["all"] == 1
+
+
+def test_paper_preset_fetches_data_first_and_asks_for_gpus():
+    run = snakemake("-n", "--configfile", PAPER)
+    assert run.returncode == 0, run.output
+    counts = run.job_counts()
+    # DAVIS is downloaded and unpacked, the PWC-Net weights fetched; the manual sets are validated
+    assert counts["download_dataset"] == counts["unpack_dataset"] == 2
+    assert counts["download_pwcnet_weights"] == 1
+    jobs = re.split(r"\n\[[^\]]+\]\n", run.output)
+    for job in jobs:
+        rule = re.match(r"(?:local)?rule (\w+):", job)
+        if rule and rule[1] in ("train", "train_raw", "evaluate", "evaluate_raw"):
+            assert re.search(r"resources: .*\bgpu=1\b", job), job
+        if rule and rule[1] == "validate_dataset" and "set8.validated" in job:
+            assert "input:" not in job.split("output:")[0], "a manual dataset is validated where it lies"
+
+
+def _bad_config(tmp_path: Path, edit) -> Path:
+    cfg = load_yaml(TINY)
+    edit(cfg)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _set(path: str, value):
+    def edit(cfg):
+        *parents, key = path.split("/")
+        node = cfg
+        for p in parents:
+            node = node[p]
+        node[key] = value
+
+    return edit
+
+
+BAD_CONFIGS = {
+    "unknown workflow key": (_set("experiments/main/bogus_key", 1), ["bogus_key"]),
+    "unknown model key": (
+        _set("experiments/main/variants/stbn", {"model": {"widht": 8}}),
+        ["experiments.main.variants.stbn", "model.widht", "unknown key"],
+    ),
+    "sigma out of range": (_set("experiments/main/sigmas", [30, 300]), ["experiments.main", "sigma 300", "data.sigma"]),
+    "uncalibrated iso": (_set("experiments/raw/isos", [800]), ["experiments.raw", "800"]),
+    "missing dataset path": (
+        _set("datasets/embedded-srgb-test", {"source": "manual", "path": "/nonexistent/Set8"}),
+        ["datasets.embedded-srgb-test.path", "/nonexistent/Set8"],
+    ),
+    "undefined dataset": (_set("experiments/main/test_data", ["set9"]), ["experiments.main", "set9"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_bad_config_fails_before_any_job_naming_the_problem(tmp_path, case):
+    edit, expected = BAD_CONFIGS[case]
+    wd = workdir(tmp_path / "wd")
+    run = snakemake("--cores", "1", "--configfile", _bad_config(tmp_path, edit), "-d", wd)
+    assert run.returncode != 0
+    for text in expected:
+        assert text in run.output, f"{text!r} not in:\n{run.output}"
+    assert "Building DAG of jobs" not in run.output and not run.jobs()
+    assert sorted(p.name for p in wd.iterdir() if p.name != ".snakemake") == ["configs"]
+
+
+# ---------------------------------------------------------------------------------- end to end
+FAILING = "results/eval/main/stbn/embedded-srgb-test/sigma30"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict[str, object]:
+    """The tiny config run four times in one working directory.
+
+    1. with `stbn evaluate` of one job failing after writing part of its output (--keep-going);
+    2. again, with the real `stbn`: it must finish without retraining anything;
+    3. once more: nothing to be done;
+    4. `--report`.
+    """
+    tmp = tmp_path_factory.mktemp("tiny")
+    wd = workdir(tmp / "wd")
+    fake = tmp / "bin"
+    fake.mkdir()
+    stbn = Path(sys.executable).parent / "stbn"
+    (fake / "stbn").write_text(
+        "#!/usr/bin/env bash\n"
+        f'if [[ $1 == evaluate && " $* " == *" --out {FAILING} "* ]]; then\n'
+        f"    mkdir -p {FAILING} && echo sequence,frame,psnr,ssim > {FAILING}/frames.csv\n"
+        '    echo "injected failure" >&2; exit 1\n'
+        "fi\n"
+        f'exec {stbn} "$@"\n'
+    )
+    (fake / "stbn").chmod(stat.S_IRWXU)
+    base = ("--cores", "2", "--configfile", TINY, "-d", wd)
+    path = f"{fake}:{Path(sys.executable).parent}:/usr/bin:/bin"
+    runs = {"failing": snakemake(*base, "--keep-going", env={"PATH": path}, timeout=900)}
+    runs["partial"] = {p.name for p in (wd / FAILING).glob("*")} if (wd / FAILING).exists() else set()
+    runs["rerun"] = snakemake(*base, timeout=900)
+    runs["again"] = snakemake(*base)
+    runs["report"] = snakemake(*base, "--report", wd / "report.html")
+    runs["wd"] = wd
+    return runs
+
+
+def test_failing_job_leaves_no_partial_outputs(tiny):
+    run: Run = tiny["failing"]
+    assert run.returncode != 0
+    assert "Error in rule evaluate" in run.output and FAILING in run.output
+    assert tiny["partial"] == set(), f"partial outputs left: {tiny['partial']}"
+    # independent jobs went on (--keep-going): every model was trained
+    assert run.jobs().count("train") == expected_jobs(load_yaml(TINY))["train"]
+
+
+def test_rerun_resumes_without_redoing_finished_jobs(tiny):
+    run: Run = tiny["rerun"]
+    assert run.returncode == 0, run.output[-5000:]
+    jobs = set(run.jobs())
+    assert "evaluate" in jobs
+    assert not jobs & {"train", "train_raw", "prepare_embedded", "validate_dataset"}, jobs
+
+
+def test_tiny_run_writes_every_table_and_figure(tiny):
+    wd: Path = tiny["wd"]
+    tables = {p.name for p in (wd / "results" / "tables").iterdir()}
+    figures = {p.name for p in (wd / "results" / "figures").iterdir()}
+    for name in ("table1", "table2", "table3", "table4", "variants"):
+        assert {f"{name}.csv", f"{name}.md", f"{name}.tex"} <= tables, tables
+    for name in ("figure4", "figure7", "figure10", "budget", "visual-embedded-srgb-test"):
+        assert {f"{name}.png", f"{name}.pdf"} <= figures, figures
+    for model in ("main/stbn/sigma30", "raw/stbn/raw"):
+        folder = wd / "results" / "models" / model
+        assert {"model.pt", "config.json", "log.csv"} <= {p.name for p in folder.iterdir()}
+        assert not (folder / "last.pt").exists(), "a finished training removes its resume checkpoint"
+    assert (wd / "logs" / "train" / "main" / "stbn" / "sigma30.log").is_file()
+    assert (wd / "results" / "benchmarks" / "train" / "main" / "stbn" / "sigma30.tsv").is_file()
+
+
+def test_second_run_has_nothing_to_do(tiny):
+    run: Run = tiny["again"]
+    assert run.returncode == 0, run.output
+    assert "Nothing to be done" in run.output, run.output
+
+
+def test_report_is_html_with_the_tables_and_figures(tiny):
+    run: Run = tiny["report"]
+    assert run.returncode == 0, run.output
+    html = (tiny["wd"] / "report.html").read_text()
+    assert html.lstrip().lower().startswith("<!doctype html")
+    for name in ("table1.md", "table3.csv", "figure7.png", "budget.pdf"):
+        assert name in html, name
+
+
+# ---------------------------------------------------------------------------------- static checks
+def test_conda_env_pins_the_package_pins():
+    env = load_yaml(REPO / "envs" / "stbn.yaml")
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert sorted(pip) == sorted(deps)
+    lock = set((REPO / "requirements.lock").read_text().split())
+    assert set(pip) <= lock, set(pip) - lock
+    assert (REPO / "envs" / "stbn.post-deploy.sh").stat().st_mode & stat.S_IXUSR
+
+
+@pytest.mark.parametrize("profile", ["slurm/config.yaml", "profiles/local-slurm/config.yaml"])
+def test_profile_entries_are_commented(profile):
+    lines = (REPO / profile).read_text().splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"\s*[\w-]+:", line) and not line.strip().startswith("#"):
+            documented = "#" in line or (i and lines[i - 1].strip().startswith("#"))
+            nested = line.startswith(" ") and lines[i - 1].rstrip().endswith(":")
+            assert documented or nested, f"{profile}:{i + 1}: {line!r} has no comment"
+
+
+def test_profiles_as_the_slurm_tests_need_them():
+    cluster = load_yaml(REPO / "slurm" / "config.yaml")
+    local = load_yaml(REPO / "profiles" / "local-slurm" / "config.yaml")
+    assert cluster["executor"] == "slurm" and cluster["rerun-incomplete"] and cluster["retries"] >= 1
+    assert {"slurm_partition", "slurm_account"} <= set(cluster["default-resources"])
+    assert local["slurm-status-command"] == "squeue" and local["slurm-init-seconds-before-status-checks"] == 2
+    # no workflow profile: its default-resources would silently replace the cluster profile's (SLURM.md P3)
+    assert not (REPO / "profiles" / "default").exists() and not (REPO / "workflow" / "profiles").exists()
+
+
+def test_readme_commands_are_the_documented_ones():
+    readme = (REPO / "README.md").read_text()
+    commands = re.findall(r"^(bash scripts/setup\.sh && .+?)(?:\s+#.*)?$", readme, flags=re.M)
+    assert "bash scripts/setup.sh && .venv/bin/snakemake --cores 2" in commands, commands

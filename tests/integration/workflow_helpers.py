@@ -1,0 +1,72 @@
+"""Running the workflow from tests: Snakemake in a throw-away working directory, its output parsed."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / ".test" / "config.yaml"
+
+
+@dataclass
+class Run:
+    """One Snakemake invocation: exit code and combined output."""
+
+    returncode: int
+    output: str
+
+    def jobs(self) -> list[str]:
+        """Rule names of the jobs this run started (`rule X:` / `localrule X:` lines)."""
+        return re.findall(r"^(?:local)?rule (\w+):$", self.output, flags=re.M)
+
+    def job_counts(self) -> dict[str, int]:
+        """The `Job stats` table of a (dry) run: rule -> count."""
+        stats = self.output.split("Job stats:", 1)[1]
+        return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, flags=re.M) if m[1] != "total"}
+
+
+def workdir(tmp: Path) -> Path:
+    """A working directory for the workflow outside the repository (configs/ linked in)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "configs").symlink_to(REPO / "configs")
+    return tmp
+
+
+def snakemake(
+    *args: str | Path,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    signal: str = "INT",
+) -> Run:
+    """`timeout -s INT <timeout> python -m snakemake ARGS` (SIGINT: snakemake ignores SIGTERM)."""
+    cmd = ["timeout", "-s", signal, "-k", "30", str(int(timeout)), sys.executable, "-m", "snakemake", *map(str, args)]
+    proc = subprocess.run(
+        cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    return Run(proc.returncode, proc.stdout)
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def expected_jobs(cfg: dict) -> dict[str, int]:
+    """Training and evaluation job counts a workflow config asks for."""
+    counts = {"train": 0, "train_raw": 0, "evaluate": 0, "evaluate_raw": 0}
+    for exp in cfg["experiments"].values():
+        variants, tests = len(exp["variants"]), len(exp["test_data"])
+        if "sigmas" in exp:
+            counts["train"] += variants * len(exp["sigmas"])
+            counts["evaluate"] += variants * len(exp["sigmas"]) * tests
+        else:
+            counts["train_raw"] += variants
+            counts["evaluate_raw"] += variants * len(exp["isos"]) * tests
+    return {rule: n for rule, n in counts.items() if n}
