@@ -102,7 +102,6 @@ def run(args: argparse.Namespace) -> int:
     kind = "srgb" if source.kind == "rgb" else "raw"
     device = resolve_device(args.device)
     net, cfg = _model_and_config(args, kind, device)
-    set_threads(cfg.train.threads)
     needs_sigma = net.head_kind == "gaussian" or net.uses_noise_map
     if needs_sigma and args.sigma is None:
         raise StbnError("this model needs the noise level: pass --sigma S (/255 scale) or --sigma auto")
@@ -115,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
         sigma_255 = estimate_sigma(frames) * 255.0
         print(f"estimated noise std: {sigma_255:.2f} / 255", file=sys.stderr)
     if args.fit_steps or args.fit_minutes:
+        threads = torch.get_num_threads()
+        set_threads(cfg.train.threads)  # for the fitting only: inference matches stbn evaluate's threads
         fit(net, cfg, frames, sigma_255, steps=args.fit_steps, minutes=args.fit_minutes)
+        torch.set_num_threads(threads)
     if args.save_model is not None:
         payload = {"step": 0, "config": cfg.model_dump(mode="json"), "provenance": provenance()}
         save_checkpoint(args.save_model, {**payload, "state_dict": net.state_dict()})
