@@ -97,10 +97,6 @@ class Job:
         """The model folder name: `sigma<s>` (sRGB) or `raw` (one model over the experiment's ISOs)."""
         return "raw" if self.sigma is None else f"sigma{self.sigma}"
 
-    @property
-    def model_dir(self):
-        return f"results/models/{self.experiment}/{self.variant}/{self.level}"
-
 
 def _flatten(settings, prefix=""):
     """{'model': {'srfe': False}} -> ['model.srfe=false'] (values as JSON, which stbn parses as YAML)."""

@@ -96,7 +96,7 @@ rule unpack_dataset:
     conda:
         "../../envs/stbn.yaml"
     shell:
-        "unzip -q {input}/{params.file} -d {output} > {log} 2>&1"
+        "python -m zipfile -e {input}/{params.file} {output} > {log} 2>&1"
 
 
 rule download_pwcnet_weights:
