@@ -1,7 +1,8 @@
 """Inference speed and memory: the fp32 eager whole-clip reference against streaming and the speed switches.
 
 Every configuration runs in its own subprocess, so its peak resident memory (``ru_maxrss``) is its own;
-timed configurations are interleaved with the reference and repeated, and medians are printed. Frames
+timed configurations are interleaved with the reference and repeated, and medians are printed: wall
+seconds per frame and, because a shared machine slows wall time unevenly, process CPU seconds per frame. Frames
 are real photographs (scikit-image's bundled stills) panned 2 px right and 1 px down per frame, with
 AWGN sigma 30/255 from a fixed seed. Outputs are compared with the reference run of the same clip:
 max |difference|, PSNR of the output against the reference output, and PSNR against the clean frames.
@@ -91,19 +92,19 @@ def worker(spec: dict) -> dict:
     with open(spec["out"], "wb") as sink:
         if spec["mode"] == "whole":
             clip = torch.cat([noisy_frame(clean_frame(h, w, t), t) for t in range(t_len)]).unsqueeze(0)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             den = denoise_clip(net, clip, SIGMA, infer=None, speed=speed)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             for t in range(t_len):
                 sink.write(den[0, t].numpy().tobytes())
         else:
             frames = (noisy_frame(clean_frame(h, w, t), t) for t in range(t_len))
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for den in denoise_frames(net, frames, SIGMA, infer=infer, speed=speed):
                 sink.write(den[0].numpy().tobytes())
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": elapsed, "peak_mb": peak, "baseline_mb": baseline}
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": peak, "baseline_mb": baseline}
 
 
 def run(spec: dict) -> dict:
@@ -200,28 +201,32 @@ def main() -> None:
                 continue
             print(f"\n## {title}  ({repeats} interleaved repeat(s), medians)")
             times: dict[int, list[float]] = {i: [] for i in range(len(specs))}
+            cpu: dict[int, list[float]] = {i: [] for i in range(len(specs))}
             results: dict[int, dict] = {}
             for r in range(repeats):
                 for i, s in enumerate(specs):
                     s["out"] = str(Path(tmp) / f"out{i}.f32")
                     results[i] = run(s)
                     times[i].append(results[i]["seconds"])
+                    cpu[i].append(results[i]["cpu_seconds"])
             ref_spec = specs[0]
             ref = read_outputs(ref_spec["out"], ref_spec["t"], ref_spec["h"], ref_spec["w"])
             ref_time = statistics.median(times[0]) / ref_spec["t"]
+            ref_cpu = statistics.median(cpu[0]) / ref_spec["t"]
             ref_clean = clean_psnr(ref, ref_spec["h"], ref_spec["w"])
-            print(f"{'size':>9} {'T':>3} {'path':<28} {'s/frame':>8} {'fps':>6} {'speed-up':>8} {'peak MB':>8} "
+            print(f"{'size':>9} {'T':>3} {'path':<28} {'s/frame':>8} {'fps':>6} {'speed-up':>8} {'cpu s/f':>8} {'cpu x':>6} {'peak MB':>8} "
                   f"{'base MB':>8} {'max|d|':>9} {'PSNR vs ref':>11} {'PSNR clean':>10} {'dPSNR':>8}")
             for i, s in enumerate(specs):
                 spf = statistics.median(times[i]) / s["t"]
+                cpf = statistics.median(cpu[i]) / s["t"]
                 same = (s["h"], s["w"], s["t"]) == (ref_spec["h"], ref_spec["w"], ref_spec["t"])
                 if same:
                     out = read_outputs(s["out"], s["t"], s["h"], s["w"])
                     cp = clean_psnr(out, s["h"], s["w"])
                     diff = f"{np.abs(out - ref).max():9.2e} {psnr(out, ref):11.2f} {cp:10.3f} {cp - ref_clean:+8.4f}"
-                    speedup = f"{ref_time / spf:8.2f}"
+                    speedup = f"{ref_time / spf:8.2f} {cpf:8.3f} {ref_cpu / cpf:6.2f}"
                 else:
-                    diff, speedup = f"{'':>9} {'':>11} {'':>10} {'':>8}", f"{'':>8}"
+                    diff, speedup = f"{'':>9} {'':>11} {'':>10} {'':>8}", f"{'':>8} {cpf:8.3f} {'':>6}"
                 size_txt = f"{s['w']}x{s['h']}" + (f"/w{s['width']}" if s["width"] != 64 else "")
                 print(f"{size_txt:>9} {s['t']:>3} {label(s):<28} {spf:8.3f} {1 / spf:6.2f} {speedup} "
                       f"{results[i]['peak_mb']:8.0f} {results[i]['baseline_mb']:8.0f} {diff}", flush=True)
