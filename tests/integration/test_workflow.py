@@ -25,11 +25,20 @@ def test_lint_reports_nothing():
     assert "Congratulations, your workflow is in a good condition!" in run.output, run.output
 
 
-@pytest.mark.parametrize("preset", [None, PAPER], ids=["default", "paper"])
-def test_dry_run_lists_the_complete_dag(preset):
-    run = snakemake("-n", *(["--configfile", preset] if preset else []))
+@pytest.fixture(scope="module")
+def dry_runs() -> dict[str, Run]:
+    """`snakemake -n -p` on the default config and on the paper preset (its data absent)."""
+    return {
+        "default": snakemake("-n", "-p"),
+        "paper": snakemake("-n", "-p", "--configfile", PAPER),
+    }
+
+
+@pytest.mark.parametrize("preset", ["default", "paper"])
+def test_dry_run_lists_the_complete_dag(dry_runs, preset):
+    run = dry_runs[preset]
     assert run.returncode == 0, run.output
-    cfg = load_yaml(preset or REPO / "config.yaml")
+    cfg = load_yaml(PAPER if preset == "paper" else REPO / "config.yaml")
     counts = run.job_counts()
     for rule, n in expected_jobs(cfg).items():
         assert counts.get(rule) == n, f"{rule}: {counts.get(rule)} jobs, expected {n}\n{run.output[-3000:]}"
@@ -38,15 +47,13 @@ def test_dry_run_lists_the_complete_dag(preset):
     assert counts["all"] == 1
 
 
-def test_paper_preset_fetches_data_first_and_asks_for_gpus():
-    run = snakemake("-n", "--configfile", PAPER)
-    assert run.returncode == 0, run.output
+def test_paper_preset_fetches_data_first_and_asks_for_gpus(dry_runs):
+    run = dry_runs["paper"]
     counts = run.job_counts()
     # DAVIS is downloaded and unpacked, the PWC-Net weights fetched; the manual sets are validated
     assert counts["download_dataset"] == counts["unpack_dataset"] == 2
     assert counts["download_pwcnet_weights"] == 1
-    jobs = re.split(r"\n\[[^\]]+\]\n", run.output)
-    for job in jobs:
+    for job in re.split(r"\n\[[^\]]+\]\n", run.output):
         rule = re.match(r"(?:local)?rule (\w+):", job)
         if rule and rule[1] in ("train", "train_raw", "evaluate", "evaluate_raw"):
             assert re.search(r"resources: .*\bgpu=1\b", job), job
@@ -54,9 +61,10 @@ def test_paper_preset_fetches_data_first_and_asks_for_gpus():
             assert "input:" not in job.split("output:")[0], "a manual dataset is validated where it lies"
 
 
-def _bad_config(tmp_path: Path, edit) -> Path:
+def _bad_config(tmp_path: Path, *edits) -> Path:
     cfg = load_yaml(TINY)
-    edit(cfg)
+    for edit in edits:
+        edit(cfg)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -73,32 +81,47 @@ def _set(path: str, value):
     return edit
 
 
-BAD_CONFIGS = {
-    "unknown workflow key": (_set("experiments/main/bogus_key", 1), ["bogus_key"]),
+def _fails_before_any_job(tmp_path: Path, *edits) -> str:
+    wd = workdir(tmp_path / "wd")
+    run = snakemake("--cores", "1", "--configfile", _bad_config(tmp_path, *edits), "-d", wd)
+    assert run.returncode != 0
+    assert "Building DAG of jobs" not in run.output and not run.jobs(), run.output
+    assert sorted(p.name for p in wd.iterdir() if p.name != ".snakemake") == ["configs"]
+    return run.output
+
+
+def test_unknown_workflow_key_fails_before_any_job(tmp_path):
+    out = _fails_before_any_job(tmp_path, _set("experiments/main/bogus_key", 1))
+    assert "bogus_key" in out and "Additional properties are not allowed" in out, out
+
+
+PROBLEMS = {
     "unknown model key": (
         _set("experiments/main/variants/stbn", {"model": {"widht": 8}}),
-        ["experiments.main.variants.stbn", "model.widht", "unknown key"],
+        ["experiments.main.variants.stbn at sigma 30: model.widht: unknown key"],
     ),
-    "sigma out of range": (_set("experiments/main/sigmas", [30, 300]), ["experiments.main", "sigma 300", "data.sigma"]),
-    "uncalibrated iso": (_set("experiments/raw/isos", [800]), ["experiments.raw", "800"]),
+    "sigma out of range": (
+        _set("experiments/ablation/sigmas", [30, 300]),
+        ["experiments.ablation.variants.propagation at sigma 300: data.sigma must lie in [0, 255]"],
+    ),
+    "uncalibrated ISO": (_set("experiments/raw/isos", [800]), ["experiments.raw.variants.stbn:", "ISO [800]"]),
     "missing dataset path": (
         _set("datasets/embedded-srgb-test", {"source": "manual", "path": "/nonexistent/Set8"}),
-        ["datasets.embedded-srgb-test.path", "/nonexistent/Set8"],
+        ["datasets.embedded-srgb-test.path: /nonexistent/Set8 is not a folder"],
     ),
-    "undefined dataset": (_set("experiments/main/test_data", ["set9"]), ["experiments.main", "set9"]),
+    "undefined dataset": (
+        _set("experiments/train-on-test/test_data", ["set9"]),
+        ["experiments.train-on-test: dataset(s) set9 not defined under datasets"],
+    ),
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_CONFIGS))
-def test_bad_config_fails_before_any_job_naming_the_problem(tmp_path, case):
-    edit, expected = BAD_CONFIGS[case]
-    wd = workdir(tmp_path / "wd")
-    run = snakemake("--cores", "1", "--configfile", _bad_config(tmp_path, edit), "-d", wd)
-    assert run.returncode != 0
-    for text in expected:
-        assert text in run.output, f"{text!r} not in:\n{run.output}"
-    assert "Building DAG of jobs" not in run.output and not run.jobs()
-    assert sorted(p.name for p in wd.iterdir() if p.name != ".snakemake") == ["configs"]
+def test_bad_settings_fail_before_any_job_each_problem_named(tmp_path):
+    out = _fails_before_any_job(tmp_path, *(edit for edit, _ in PROBLEMS.values()))
+    assert f"invalid workflow configuration ({len(PROBLEMS)} problems)" in out, out
+    for case, (_, expected) in PROBLEMS.items():
+        for text in expected:
+            assert text in out, f"{case}: {text!r} not in:\n{out}"
 
 
 # ---------------------------------------------------------------------------------- end to end
@@ -199,13 +222,11 @@ def test_conda_env_pins_the_package_pins():
 
 
 @pytest.mark.parametrize("profile", ["slurm/config.yaml", "profiles/local-slurm/config.yaml"])
-def test_profile_entries_are_commented(profile):
+def test_every_profile_entry_is_commented(profile):
     lines = (REPO / profile).read_text().splitlines()
     for i, line in enumerate(lines):
-        if re.match(r"\s*[\w-]+:", line) and not line.strip().startswith("#"):
-            documented = "#" in line or (i and lines[i - 1].strip().startswith("#"))
-            nested = line.startswith(" ") and lines[i - 1].rstrip().endswith(":")
-            assert documented or nested, f"{profile}:{i + 1}: {line!r} has no comment"
+        if re.match(r"[\w-]+:", line):  # a top-level entry: a comment above it or on its line
+            assert "#" in line or lines[i - 1].startswith("#"), f"{profile}:{i + 1}: {line!r} has no comment"
 
 
 def test_profiles_as_the_slurm_tests_need_them():
