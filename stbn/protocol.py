@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stbn.config import InferConfig, SpeedConfig
 from stbn.data.io import list_sequences, read_sequence
 from stbn.data.noise import add_awgn_test
 from stbn.data.raw import crvd_scenes, read_crvd_sequence
@@ -64,10 +65,13 @@ def raw_test_sequences(root: str | Path, iso: int, max_frames: int = 7) -> Itera
         yield EvalSequence(f"scene{scene}", clean, noisy, None, {"iso": iso})
 
 
-def denoise_sequence(net: STBN, seq: EvalSequence) -> np.ndarray:
-    """Denoise a whole test sequence in one pass: ``(T, H, W, C)`` float32 in [0, 1]."""
+def denoise_sequence(
+    net: STBN, seq: EvalSequence, infer: InferConfig | None = None, speed: SpeedConfig | None = None
+) -> np.ndarray:
+    """Denoise a whole test sequence in one pass: ``(T, H, W, C)`` float32 in [0, 1]; ``infer``/``speed``
+    as for :func:`stbn.infer.denoise_clip` (default: whole clip, fp32)."""
     noisy = torch.from_numpy(np.ascontiguousarray(seq.noisy)).permute(0, 3, 1, 2)
-    return denoise_clip(net, noisy, seq.sigma).permute(0, 2, 3, 1).contiguous().numpy()
+    return denoise_clip(net, noisy, seq.sigma, infer=infer, speed=speed).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def score_sequence(seq: EvalSequence, denoised: np.ndarray, kind: str) -> list[dict[str, object]]:

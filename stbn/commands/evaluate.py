@@ -48,13 +48,13 @@ def run(args: argparse.Namespace) -> int:
 
     kind = check_test_data(args)
     device = resolve_device(args.device)
-    net, _, _ = load_model(args.checkpoint, device, kind=kind)
+    net, cfg, _ = load_model(args.checkpoint, device, kind=kind)
     sequences, keys, max_frames = open_test_sequences(args, kind)
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
     start = time.perf_counter()
     for i, seq in enumerate(tqdm(sequences, desc="evaluate", unit="seq", dynamic_ncols=True)):
-        den = denoise_sequence(net, seq)
+        den = denoise_sequence(net, seq, cfg.infer, cfg.speed)
         rows += score_sequence(seq, den, kind)
         if args.save_output:
             write_frames(den, args.out / "denoised" / seq.name, bit_depth=args.bit_depth)
