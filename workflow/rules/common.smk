@@ -60,6 +60,18 @@ def catalog_url(layout):
     return source
 
 
+def dataset_hint(dataset):
+    """What to do when a dataset folder fails validation: where a manual dataset comes from."""
+    if config["datasets"][dataset]["source"] != "manual":
+        return f"{dataset_dir(dataset)} was made by this workflow: delete it and rerun to rebuild it"
+    from stbn.data.catalog import get
+
+    return (
+        f"{dataset} ({dataset_layout(dataset)}) is a {get(dataset_layout(dataset)).source}; put it at "
+        f"{dataset_dir(dataset)} or set datasets.{dataset}.path in the workflow config"
+    )
+
+
 def dataset_flag(dataset):
     """Written by `validate_dataset` once the folder passed `stbn validate-data`."""
     return f"results/datasets/{dataset}.validated"

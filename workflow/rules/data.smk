@@ -11,7 +11,9 @@ localrules:
 
 rule prepare_embedded:
     output:
-        directory(expand("resources/datasets/{dataset}", dataset=EMBEDDED)),
+        directory(expand(f"{DATASETS_DIR}/{{dataset}}", dataset=EMBEDDED)),
+    params:
+        out=lambda w, output: Path(output[0]).parent,
     log:
         "logs/prepare_embedded.log",
     benchmark:
@@ -23,7 +25,7 @@ rule prepare_embedded:
     conda:
         "../../envs/stbn.yaml"
     shell:
-        "stbn prepare embedded --out resources/datasets > {log} 2>&1"
+        "stbn prepare embedded --out {params.out} > {log} 2>&1"
 
 
 rule validate_dataset:
@@ -35,6 +37,7 @@ rule validate_dataset:
     params:
         layout=lambda w: dataset_layout(w.dataset),
         path=lambda w: dataset_dir(w.dataset),
+        hint=lambda w: dataset_hint(w.dataset),
     log:
         "logs/validate_dataset/{dataset}.log",
     benchmark:
@@ -47,6 +50,7 @@ rule validate_dataset:
         "../../envs/stbn.yaml"
     shell:
         "stbn validate-data --dataset {params.layout} --path {params.path:q} > {log} 2>&1"
+        " || {{ echo {params.hint:q} >> {log}; exit 1; }}"
 
 
 rule download_dataset:
