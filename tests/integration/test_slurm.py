@@ -10,6 +10,7 @@ Slurm cannot be installed: not root, or no apt-get.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -25,27 +26,29 @@ STOP = REPO / "scripts" / "slurm" / "stop_slurm.sh"
 GPU_RULES = {"train", "train_raw", "evaluate", "evaluate_raw"}
 
 
-def _installable() -> str | None:
-    """Why Slurm cannot be installed here, or None."""
-    if all(shutil.which(b) for b in ("slurmctld", "slurmd", "sbatch", "munged")):
-        return None
+def _why_not() -> str | None:
+    """Why the test cluster cannot run here, or None."""
     if os.geteuid() != 0:
-        return "slurm-wlm/munge are not installed and installing them needs root"
-    if not shutil.which("apt-get"):
+        return "the test cluster's daemons run as root (SlurmUser=root), and installing Slurm needs root: not root"
+    installed = all(shutil.which(b) for b in ("slurmctld", "slurmd", "sbatch", "munged"))
+    if not installed and not shutil.which("apt-get"):
         return "slurm-wlm/munge are not installed and there is no apt-get to install them"
     return None
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    reason = _installable()
-    if reason is None and os.geteuid() != 0:
-        reason = "the local cluster's daemons run as root (SlurmUser=root); not root"
+    reason = _why_not()
     if reason:
         pytest.skip(reason)
-    subprocess.run(["bash", START], check=True, timeout=600)
-    yield
-    subprocess.run(["bash", STOP], check=True, timeout=120)
+    # one test cluster per machine: concurrent test sessions (other checkouts) take turns
+    with open("/var/tmp/stbn-slurm-test.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(["bash", START], check=True, timeout=600)
+        try:
+            yield
+        finally:
+            subprocess.run(["bash", STOP], check=True, timeout=120)
 
 
 def _slurm_jobs() -> dict[int, dict[str, str]]:
