@@ -101,6 +101,20 @@ def _run_values(scores: Mapping[RunKey, Score], run: str, dataset: str, levels: 
     return values
 
 
+def _parse_inputs(name: str, inputs: Sequence[str | Path], paper_methods: Mapping[str, str]) -> list[RunKey]:
+    """The run keys of ``inputs``, checked: one kind of level, no evaluation twice, mapped runs exist."""
+    keys = [parse_key(p) for p in inputs]
+    if len({k.axis for k in keys}) > 1:
+        raise StbnError(f"table {name}: inputs mix sigma and ISO levels")
+    if len(set(keys)) < len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise StbnError(f"table {name}: {dup.run}/{dup.dataset} at {dup.axis} {_level_name(dup.level)} is given twice")
+    unknown = sorted(set(paper_methods) - {k.run for k in keys})
+    if unknown:
+        raise StbnError(f"table {name}: --paper-method names runs that have no input: {', '.join(unknown)}")
+    return keys
+
+
 def build_table(
     name: str,
     inputs: Sequence[str | Path],
@@ -110,7 +124,7 @@ def build_table(
     aliases: Mapping[str, str] | None = None,
 ) -> Table:
     """Build table ``name`` (see :data:`TABLES`) from ``frames.csv`` files laid out as
-    ``.../<run>/<dataset>/sigma<s>|iso<i>/frames.csv``.
+    ``.../<group>/<name>/<dataset>/sigma<s>|iso<i>/frames.csv`` (the run is ``<group>/<name>``).
 
     ``paper_methods`` maps a run name to the paper row it reproduces (for the Δ rows); ``extras`` maps a
     run name to extra columns (name -> value). ``paper`` and ``aliases`` (lower-case run dataset name ->
@@ -131,15 +145,7 @@ def build_table(
     def group_of(dataset: str) -> str:
         return aliases.get(dataset.lower(), dataset).lower()
 
-    keys = [parse_key(p) for p in inputs]
-    if len({k.axis for k in keys}) > 1:
-        raise StbnError(f"table {name}: inputs mix sigma and ISO levels")
-    if len(set(keys)) < len(keys):
-        dup = next(k for k in keys if keys.count(k) > 1)
-        raise StbnError(f"table {name}: {dup.run}/{dup.dataset} at {dup.axis} {_level_name(dup.level)} is given twice")
-    unknown = sorted(set(paper_methods) - {k.run for k in keys})
-    if unknown:
-        raise StbnError(f"table {name}: --paper-method names runs that have no input: {', '.join(unknown)}")
+    keys = _parse_inputs(name, inputs, paper_methods)
     scores = {k: read_score(p) for k, p in zip(keys, inputs)}
     axis = keys[0].axis
     numeric = sorted({k.level for k in keys})
