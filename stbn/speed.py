@@ -1,4 +1,4 @@
-"""Speed switches shared by inference and training: memory format, reduced precision, ``torch.compile``.
+"""Speed switches shared by inference and training: memory format and reduced precision.
 
 fp32 eager in the default (contiguous NCHW) memory format is the reference path; every switch here is
 off by default. Measured effects on a 2-core AVX512-BF16 CPU are in ``docs/performance.md``.
@@ -6,7 +6,6 @@ off by default. Measured effects on a 2-core AVX512-BF16 CPU are in ``docs/perfo
 - ``channels_last``: weights and activations in NHWC, so oneDNN convolutions skip their layout reorders.
 - ``precision``: ``"bf16"`` or ``"fp16"`` autocast around the network (never around the flow estimator
   or the float64 likelihood/posterior); ``"fp16"`` is for accelerators only.
-- ``compile``: ``torch.compile`` of the model's per-frame parts (off unless it measurably helps).
 """
 
 from __future__ import annotations
@@ -53,7 +52,3 @@ def prepare_model(net: nn.Module, channels_last: bool) -> nn.Module:
     """Convert ``net``'s 4-D parameters and buffers to the requested memory format, in place."""
     return net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
-
-def output_dtype(precision: Precision) -> torch.dtype | None:
-    """Dtype that autocast gives conv outputs (None for fp32: the input's dtype)."""
-    return _DTYPES.get(precision)
