@@ -12,7 +12,7 @@ import sys
 
 from stbn.errors import StbnError
 
-COMMANDS: tuple[str, ...] = ("prepare", "validate_data", "train", "evaluate", "denoise")
+COMMANDS: tuple[str, ...] = ("prepare", "validate_data", "train", "evaluate", "denoise", "table", "baseline", "figure")
 
 
 def build_parser() -> argparse.ArgumentParser:
