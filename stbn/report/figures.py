@@ -8,7 +8,7 @@ Each ``figure_*`` function takes plain data (already read from the run's files b
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
