@@ -115,9 +115,6 @@ def figure_spec(name, dataset=None):
     if name == "figure10":
         exp = role("figure10")
         runs = [(exp, v) for v in config["experiments"][exp]["variants"]]
-        ablation = role("table3")
-        if ablation and "srfe" in config["experiments"][ablation]["variants"]:
-            runs.append((ablation, "srfe"))  # the same recipe without distillation: lambda = 0
         sigma = report_sigma(exp)
         dataset = config["experiments"][exp]["test_data"][0]
         frames = [f"{eval_dir(e, v, dataset, f'sigma{sigma}')}/frames.csv" for e, v in runs]
