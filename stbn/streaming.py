@@ -12,9 +12,9 @@ segments from an incoming state) and the same per-frame :meth:`STBN.decode` run 
    back (or recomputed segment by segment from its checkpoint), decoded with the forward state, and the
    output is yielded at once.
 
-With ``spill=True`` resident memory is independent of T (a few frames' states plus one decode); with
-``spill=False`` nothing touches the disk, the backward recurrence runs twice, and about
-``2 sqrt(T)`` states are resident. Outputs equal whole-clip inference for the same model and flows up
+With ``spill=True`` resident memory is independent of T (two states, a window of at most 8 frames and
+one decode); with ``spill=False`` nothing touches the disk, the backward recurrence runs twice, and
+about ``2 sqrt(T)`` states are resident. Outputs equal whole-clip inference for the same model and flows up
 to floating-point summation order (different batch sizes in the convolutions).
 """
 
@@ -31,6 +31,8 @@ import torch
 from stbn import speed
 from stbn.models.network import STBN, Direction
 from stbn.spill import DiskStore, MemoryStore, TensorStore
+
+SPILL_SEGMENT = 8  # frames per window when spilling: bounds the frames and flows held at once
 
 Crop = tuple[slice, slice]
 FULL: Crop = (slice(None), slice(None))
@@ -180,7 +182,7 @@ class _Runner:
     def run(self, segment: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The backward then forward schedule; yields ``(noisy_t, out_t)`` for t = 0 .. T-1."""
         t_len = self.clip.length
-        k = segment if segment > 0 else math.isqrt(t_len - 1) + 1
+        k = segment if segment > 0 else (SPILL_SEGMENT if self.clip.spill else math.isqrt(t_len - 1) + 1)
         bounds = [(s, min(s + k, t_len)) for s in range(0, t_len, k)]
         states = self.clip.new_store()
         try:
@@ -237,7 +239,8 @@ def stream_outputs(
         temp folder) so memory does not grow with T; False keeps them in memory and recomputes the
         backward states from checkpoints instead.
     segment
-        Frames per segment (0: ``ceil(sqrt(T))``); with ``spill=False`` one checkpoint per segment.
+        Frames per segment (0: 8 when spilling, else ``ceil(sqrt(T))``); with ``spill=False`` one
+        checkpoint per segment.
     precision, channels_last
         Speed switches (:mod:`stbn.speed`); flows are always estimated in full precision.
     crop
