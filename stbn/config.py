@@ -290,6 +290,15 @@ _PRESETS: dict[str, dict[str, Any]] = {
             "iterations": 2000, "lr": 5e-4, "milestones": [1000, 1500], "grad_clip": None, "checkpoint_every": 200
         },
     },
+    "cpu-fit": {
+        "name": "cpu-fit",
+        "model": {"num_channels": 24, "num_resblocks": 2, "srfe_features": 48, "srfe_blocks": 2},
+        "flow": {"estimator": "dis"},
+        "data": {"crop": 64, "clip_length": 6, "temporal_stride": 1, "batch_size": 2, "fixed_noisy": True},
+        "train": {
+            "iterations": 2000, "lr": 1e-3, "milestones": [800, 1200, 1500, 1700, 1860], "checkpoint_every": 200
+        },
+    },
     "tiny": _preset_tiny(),
 }
 PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
@@ -297,7 +306,8 @@ PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
 
 def preset(name: str) -> ExperimentConfig:
     """A named preset: ``paper-srgb``, ``paper-raw`` (the paper's recipes), ``default-srgb``,
-    ``default-raw`` (CPU scale) or ``tiny`` (tests)."""
+    ``default-raw`` (CPU scale), ``cpu-fit`` (``stbn denoise --fit-minutes`` on a CPU, docs/fitting.md)
+    or ``tiny`` (tests)."""
     if name not in _PRESETS:
         raise StbnError(f"unknown preset {name!r} (known: {', '.join(PRESET_NAMES)})")
     return ExperimentConfig.model_validate(_PRESETS[name])

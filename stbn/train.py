@@ -97,7 +97,9 @@ class Trainer:
         noisy = batch.noisy.to(device)
         sigma = batch.sigma.to(device) if batch.sigma is not None else None
         precision = self.cfg.speed.precision
-        flows = self.net.estimate_flows(noisy) if precision != "fp32" else None  # flows in full precision
+        flows = tuple(f.to(device) for f in batch.flows) if batch.flows is not None else None
+        if flows is None and precision != "fp32":
+            flows = self.net.estimate_flows(noisy)  # flows in full precision
         with autocast(precision, device):
             out = self.net(noisy, noise_map=sigma if self.net.uses_noise_map else None, flows=flows)
         if self.net.head_kind != "gaussian":
@@ -308,19 +310,25 @@ def fit(
 
     Runs ``steps`` steps, or as many as fit in ``minutes``; the config's milestones (as fractions of
     ``train.iterations``) are stretched over that budget, so the learning rate ends decayed either way.
-    Clips are ``min(T, clip_length)`` frames with crops ``min(crop, H, W)``, stride 1.
+    Clips are ``min(T, clip_length)`` frames with crops ``min(crop, H, W)``, stride 1. A fixed flow
+    estimator (not ``none``, no distillation) runs once on the whole video, inside the time budget, and
+    the steps take crops of its flows.
     """
     if (steps is None) == (minutes is None):
         raise ValueError("fit: give exactly one of steps and minutes")
+    start = clock()
     d, t = cfg.data, cfg.train
+    flows = None
+    if cfg.flow.estimator != "none" and not cfg.flow.distill.enabled:
+        video = torch.from_numpy(np.ascontiguousarray(noisy)).permute(0, 3, 1, 2).unsqueeze(0)
+        flows = [tuple(f[0].cpu() for f in net.estimate_flows(video.to(next(net.parameters()).device)))]
     clips = TrainingClips(
         d.kind, min(d.clip_length, noisy.shape[0]), 1, min(d.crop, *noisy.shape[1:3]), d.batch_size, t.seed,
-        noisy=[noisy], sigma_range=(sigma_255 or 0.0,) * 2,
+        noisy=[noisy], sigma_range=(sigma_255 or 0.0,) * 2, flows=flows,
     )
     trainer = Trainer(cfg, net)
     fractions = [m / t.iterations for m in t.milestones]
     budget = steps if steps is not None else minutes * 60.0
-    start = clock()
     bar = tqdm(total=steps, desc="fit", disable=not progress, dynamic_ncols=True, unit="step")
     history: list[tuple[float, float]] = []
     while (used := len(history) if steps is not None else clock() - start) < budget:

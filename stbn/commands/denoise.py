@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sigma", type=_sigma, help="sRGB noise std on the /255 scale, or 'auto' to estimate it")
     fit = p.add_mutually_exclusive_group()
     fit.add_argument("--fit-steps", type=int, help="self-supervised fitting steps on the input first")
-    fit.add_argument("--fit-minutes", type=float, help="self-supervised fitting time budget in minutes")
+    fit.add_argument("--fit-minutes", type=float,
+                     help="time budget in minutes for the whole command (read, fit, denoise, write)")
     p.add_argument("--preset", choices=PRESET_NAMES, help="config of a new model (default: default-srgb|default-raw)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a fitting config key, e.g. --set train.lr=5e-4 (repeatable)")
@@ -82,13 +84,15 @@ def _model_and_config(args: argparse.Namespace, kind: str, device: torch.device)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check every input first, then read, (fit,) denoise and write."""
+    """Check every input first, then read, (fit,) denoise and write; ``--fit-minutes`` bounds it all."""
+    start = time.monotonic()
     import numpy as np
     import torch
     from tqdm import tqdm
 
     from stbn.checkpoint import save_checkpoint
     from stbn.data.io import open_frames, write_frames
+    from stbn.fit_budget import fitting_minutes, inference_seconds
     from stbn.infer import denoise_clip
     from stbn.noise_estimate import estimate_sigma
     from stbn.provenance import provenance
@@ -113,16 +117,20 @@ def run(args: argparse.Namespace) -> int:
     if sigma_255 == "auto":
         sigma_255 = estimate_sigma(frames) * 255.0
         print(f"estimated noise std: {sigma_255:.2f} / 255", file=sys.stderr)
-    if args.fit_steps or args.fit_minutes:
+    noisy = torch.from_numpy(frames).permute(0, 3, 1, 2)
+    sigma = None if sigma_255 is None else sigma_255 / 255.0
+    minutes = args.fit_minutes
+    if minutes:
+        reserve = inference_seconds(net, noisy, sigma)
+        minutes = fitting_minutes(minutes, time.monotonic() - start, reserve)
+    if args.fit_steps or minutes:
         threads = torch.get_num_threads()
         set_threads(cfg.train.threads)  # for the fitting only: inference matches stbn evaluate's threads
-        fit(net, cfg, frames, sigma_255, steps=args.fit_steps, minutes=args.fit_minutes)
+        fit(net, cfg, frames, sigma_255, steps=args.fit_steps, minutes=minutes)
         torch.set_num_threads(threads)
     if args.save_model is not None:
         payload = {"step": 0, "config": cfg.model_dump(mode="json"), "provenance": provenance()}
         save_checkpoint(args.save_model, {**payload, "state_dict": net.state_dict()})
-    noisy = torch.from_numpy(frames).permute(0, 3, 1, 2)
-    sigma = None if sigma_255 is None else sigma_255 / 255.0
     den = denoise_clip(net, noisy, sigma).permute(0, 2, 3, 1).numpy()
     out_frames = tqdm(den, desc="write", unit="frame", dynamic_ncols=True)
     n = write_frames(out_frames, args.output, fps=args.fps or source.fps or 25.0, bit_depth=args.bit_depth)

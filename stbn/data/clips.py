@@ -38,11 +38,13 @@ def clip_starts(num_frames: int, clip_length: int, stride: int) -> list[int]:
 @dataclass
 class Batch:
     """One training batch: ``noisy`` ``(N, T, C, h, w)``; ``clean`` likewise when known; ``sigma``
-    ``(N, 1, 1, 1, 1)`` on the [0, 1] scale for sRGB (None for raw)."""
+    ``(N, 1, 1, 1, 1)`` on the [0, 1] scale for sRGB (None for raw); ``flows`` the precomputed
+    ``(fwd, bwd)``, each ``(N, T-1, 2, h, w)``, when the clips carry them (None: the model estimates them)."""
 
     noisy: torch.Tensor
     clean: torch.Tensor | None
     sigma: torch.Tensor | None
+    flows: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 class ClipSampler:
@@ -94,7 +96,8 @@ class TrainingClips:
     ``sigma_range`` (/255 scale); raw: CRVD noise at an ISO drawn per clip from ``isos``).
     ``noisy``: fixed noisy sequences (one realisation, e.g. the video to denoise); the loss then sees
     the same noise every time, and sRGB uses ``sigma_range[0]``. Give either or both (both: ``clean``
-    is only carried along for logging).
+    is only carried along for logging). ``flows``: per sequence the whole sequence's ``(fwd, bwd)``
+    flows, each ``(T_i - 1, 2, H, W)``, estimated once; batches then carry their crops.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class TrainingClips:
         noisy: Sequence[np.ndarray] | None = None,
         sigma_range: tuple[float, float] = (30.0, 30.0),
         isos: Sequence[int] = (25600,),
+        flows: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> None:
         source = noisy if noisy is not None else clean
         if not source:
@@ -122,7 +126,7 @@ class TrainingClips:
             )
         self.sampler = ClipSampler(shapes, clip_length, stride, crop, batch_size, seed)
         self.kind, self.seed, self.clean, self.noisy = kind, seed, clean, noisy
-        self.sigma_range, self.isos = sigma_range, list(isos)
+        self.sigma_range, self.isos, self.flows = sigma_range, list(isos), flows
 
     @classmethod
     def from_config(cls, cfg: DataConfig, clean: Sequence[np.ndarray], seed: int) -> TrainingClips:
@@ -153,7 +157,18 @@ class TrainingClips:
         else:
             isos = [self.isos[int(i)] for i in torch.randint(len(self.isos), (n,), generator=gen)]
             noisy = torch.stack([raw_noisy(c, iso, gen) for c, iso in zip(clean, isos)])
-        return Batch(noisy=noisy, clean=clean, sigma=sigma)
+        return Batch(noisy=noisy, clean=clean, sigma=sigma, flows=self._flows(specs))
+
+    def _flows(self, specs: list[tuple[int, int, int, int]]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The crops of the precomputed flows for ``specs`` (the flows between a clip's own frames)."""
+        if self.flows is None:
+            return None
+        s = self.sampler
+        crops = [
+            [f[start : start + s.clip_length - 1, :, top : top + s.crop, left : left + s.crop] for f in self.flows[seq]]
+            for seq, start, top, left in specs
+        ]
+        return torch.stack([c[0] for c in crops]), torch.stack([c[1] for c in crops])
 
 
 def raw_noisy(clean: torch.Tensor, iso: int, generator: torch.Generator | None = None) -> torch.Tensor:

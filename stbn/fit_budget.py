@@ -1,0 +1,54 @@
+"""The wall-time budget of ``stbn denoise --fit-minutes M``: M minutes cover everything the user waits for.
+
+Reading the frames, estimating the noise level and loading happen before fitting and are subtracted as
+measured; the final inference (flows plus the bidirectional pass) and writing happen after it and are
+reserved from an estimate: a timed pass of the untrained model over the first frames, scaled to the clip
+length, with a safety factor; the sample passes count as time spent. What is left is the fitting budget
+(:func:`stbn.train.fit`, whose own clock includes its one-off flow estimation).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from stbn.errors import StbnError
+from stbn.infer import denoise_clip
+from stbn.models import STBN
+
+SAMPLE_FRAMES = 2
+"""Frames of the timed pass that estimates the final inference."""
+SAFETY = 1.5
+"""Factor on the estimated inference time (the sample pass runs before oneDNN has warmed up, and the
+writing of the frames comes on top)."""
+MARGIN_SECONDS = 2.0
+"""Fixed reserve for timer granularity and process exit."""
+MARGIN_FRACTION = 0.01
+"""Reserve, as a fraction of the budget, for what the command's clock cannot see: the interpreter's start-up
+before it runs, and a slower machine during the final pass than during the sample pass."""
+
+
+def inference_seconds(net: STBN, noisy: torch.Tensor, sigma: float | None) -> float:
+    """Estimated wall time of denoising ``noisy`` ``(T, C, H, W)`` in one pass (then writing it), from a
+    timed pass over its first frames after a warm-up pass over the first one."""
+    k = min(SAMPLE_FRAMES, noisy.shape[0])
+    denoise_clip(net, noisy[:1], sigma)
+    start = time.monotonic()
+    denoise_clip(net, noisy[:k], sigma)
+    return SAFETY * (time.monotonic() - start) * noisy.shape[0] / k
+
+
+def fitting_minutes(total_minutes: float, elapsed_seconds: float, reserve_seconds: float) -> float:
+    """Minutes left for fitting out of ``total_minutes`` once ``elapsed_seconds`` are spent and
+    ``reserve_seconds`` (final inference and writing) plus the margins are kept back; a user error if
+    nothing is left."""
+    overhead = elapsed_seconds + reserve_seconds + MARGIN_SECONDS + MARGIN_FRACTION * total_minutes * 60.0
+    left = total_minutes * 60.0 - overhead
+    if left <= 0:
+        needed = overhead / 60.0
+        raise StbnError(
+            f"--fit-minutes {total_minutes:g}: reading and denoising this clip alone take about {needed:.2f} "
+            "minutes; give a larger budget"
+        )
+    return left / 60.0

@@ -1,0 +1,30 @@
+"""`stbn denoise --fit-minutes` with the cpu-fit preset keeps to its wall-time budget on a tiny input."""
+
+import time
+
+import numpy as np
+import torch
+
+import stbn.train
+from stbn.cli import main
+from stbn.data.io import read_sequence, write_frames
+
+
+def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    clean = np.repeat(np.linspace(0.2, 0.8, 40, dtype=np.float32)[None, None, :, None], 32, axis=1)
+    frames = np.stack([np.roll(clean, t, axis=2)[0] for t in range(5)]) + rng.normal(0, 30 / 255, (5, 32, 40, 3))
+    write_frames(frames.astype(np.float32), tmp_path / "in", bit_depth=16)
+    steps = []
+    real_fit = stbn.train.fit
+    monkeypatch.setattr(stbn.train, "fit", lambda *a, **k: steps.append(len(real_fit(*a, **k))) or [])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the final pass too: one thread is fastest on a shared 2-core box
+    start = time.monotonic()
+    code = main(["denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--sigma", "30", "--fit-minutes",
+                 "0.2", "--preset", "cpu-fit", "--set", "train.threads=1", "--device", "cpu"])
+    elapsed = time.monotonic() - start
+    torch.set_num_threads(threads)
+    assert code == 0 and steps and steps[0] >= 1
+    assert elapsed <= 0.2 * 60 + 0.5, f"the 12 s budget took {elapsed:.2f} s"
+    assert read_sequence(tmp_path / "out").shape == (5, 32, 40, 3)

@@ -1,0 +1,37 @@
+"""The CPU fitting preset, the --fit-minutes budget arithmetic, and flows precomputed once for fitting."""
+
+import numpy as np
+import pytest
+import torch
+
+from stbn.config import preset
+from stbn.data.clips import TrainingClips
+from stbn.errors import StbnError
+from stbn.fit_budget import MARGIN_FRACTION, MARGIN_SECONDS, fitting_minutes
+from stbn.train import lr_scale
+
+
+def test_cpu_fit_preset_validates_and_ends_with_a_decayed_rate():
+    cfg = preset("cpu-fit")
+    assert cfg.flow.estimator == "dis" and cfg.data.kind == "srgb" and not cfg.flow.distill.enabled
+    assert cfg.model.srfe_features < 4 * cfg.model.num_channels and cfg.model.srfe_blocks < 8
+    fractions = [m / cfg.train.iterations for m in cfg.train.milestones]
+    assert lr_scale(0.99, fractions, cfg.train.gamma) <= 1 / 16
+
+
+def test_fitting_minutes_subtracts_what_was_spent_and_what_is_reserved():
+    left = 120.0 * (1 - MARGIN_FRACTION) - 30.0 - MARGIN_SECONDS
+    assert fitting_minutes(2.0, 10.0, 20.0) == pytest.approx(left / 60.0)
+    with pytest.raises(StbnError, match="--fit-minutes 0.1: reading and denoising"):
+        fitting_minutes(0.1, 5.0, 5.0)
+
+
+def test_clips_carry_the_crops_of_precomputed_flows():
+    noisy = np.random.default_rng(0).random((7, 20, 24, 3), dtype=np.float32)
+    fwd, bwd = torch.randn(6, 2, 20, 24), torch.randn(6, 2, 20, 24)
+    clips = TrainingClips("srgb", 4, 1, 8, 3, seed=1, noisy=[noisy], flows=[(fwd, bwd)])
+    batch = clips.batch(5)
+    for i, (_, start, top, left) in enumerate(clips.sampler.specs(5)):
+        crop = (slice(start, start + 3), slice(None), slice(top, top + 8), slice(left, left + 8))
+        assert torch.equal(batch.flows[0][i], fwd[crop]) and torch.equal(batch.flows[1][i], bwd[crop])
+    assert TrainingClips("srgb", 4, 1, 8, 3, seed=1, noisy=[noisy]).batch(5).flows is None
