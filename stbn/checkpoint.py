@@ -41,15 +41,20 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return path
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint dict on the CPU; missing, unreadable or foreign files are user errors."""
+def torch_load(path: str | Path) -> Any:
+    """``torch.load`` on the CPU (tensors and plain containers only); a missing or unreadable file is a user error."""
     path = Path(path)
     if not path.is_file():
         raise StbnError(f"{path}: checkpoint not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for foreign or damaged files
         raise StbnError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0][:200]})") from None
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load an stbn checkpoint dict on the CPU; missing, unreadable or foreign files are user errors."""
+    payload = torch_load(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise StbnError(f"{path}: not an stbn checkpoint (expected format {FORMAT})")
     return payload

@@ -10,13 +10,17 @@ middle frame as a ``noisy | output | clean`` panel, laid out as ``stbn evaluate`
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from stbn.commands.protocol_args import (
+    add_test_data_arguments,
+    check_test_data,
+    open_test_sequences,
+    save_sample,
+    write_results,
+)
 from stbn.errors import StbnError
 
 FIELDS = ("sequence", "frame", "psnr", "ssim", "seconds")
@@ -33,16 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "OUT/frames.csv (sequence, frame, psnr, ssim, seconds), OUT/summary.json and OUT/samples/.",
     )
     p.add_argument("--method", required=True, choices=METHODS, help="noisy input, BM3D, OpenCV or scikit-image NLM")
-    p.add_argument("--data", required=True, type=Path, help="clean test sequences (Set8/DAVIS layout) or a CRVD root")
-    level = p.add_mutually_exclusive_group(required=True)
-    level.add_argument("--sigma", type=float, help="sRGB: AWGN std on the /255 scale (seed 0 per sequence)")
-    level.add_argument("--iso", type=int, help="raw: CRVD ISO (real capture noisy0; method noisy only)")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--noisy", type=Path,
-                   help="sRGB: use these noisy frames (same sequence folders) instead of seed-0 AWGN")
-    p.add_argument("--max-frames", type=int, default=None, help="frames per sequence (default: 85 sRGB, 7 raw)")
-    p.add_argument("--samples", type=int, default=0,
-                   help="save the middle frame of the first K sequences to OUT/samples/")
+    add_test_data_arguments(p)
     p.add_argument("--workers", type=int, default=1,
                    help="denoise this many frames at once in separate processes (each still timed alone)")
     p.set_defaults(func=run)
@@ -51,29 +46,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check the inputs, then denoise, score and time every frame of every test sequence."""
     from stbn.baselines import denoise_sequence
-    from stbn.data.atomic import atomic_output
-    from stbn.data.io import write_frames
     from stbn.metrics import summarise
-    from stbn.protocol import raw_test_sequences, score_sequence, srgb_test_sequences
+    from stbn.protocol import score_sequence
     from stbn.provenance import provenance
 
-    kind = "srgb" if args.sigma is not None else "raw"
-    if kind == "srgb" and not 0 < args.sigma <= 255:
-        raise StbnError(f"--sigma {args.sigma}: expected a std on the /255 scale in (0, 255]")
+    kind = check_test_data(args)
     if kind == "raw" and args.method != "noisy":
         raise StbnError(f"--method {args.method}: the classical baselines run on sRGB only (raw: --method noisy)")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise StbnError(f"--max-frames {args.max_frames}: must be >= 1")
-    for path, what in ((args.data, "--data"), (args.noisy, "--noisy")):
-        if path is not None and not path.is_dir():
-            raise StbnError(f"{what} {path}: no such folder")
-    max_frames = args.max_frames or (85 if kind == "srgb" else 7)
-    if kind == "srgb":
-        sequences = srgb_test_sequences(args.data, args.sigma, max_frames, noisy_root=args.noisy)
-        keys: tuple[str, ...] = ("sequence",)
-    else:
-        sequences = raw_test_sequences(args.data, args.iso, max_frames)
-        keys = ("iso", "sequence")
+    sequences, keys, max_frames = open_test_sequences(args, kind)
     (args.out / "samples").mkdir(parents=True, exist_ok=True)  # the folder exists even with no samples
     rows: list[dict[str, object]] = []
     for i, seq in enumerate(sequences):
@@ -83,9 +63,7 @@ def run(args: argparse.Namespace) -> int:
         rows += [{**row, "seconds": seconds} for row, (_, seconds) in zip(scored, outputs)]
         print(f"{args.method} {seq.name}: {len(outputs)} frames", file=sys.stderr)
         if i < args.samples and kind == "srgb":
-            t = len(denoised) // 2
-            panel = np.concatenate([np.clip(seq.noisy[t], 0, 1), denoised[t], np.clip(seq.clean[t], 0, 1)], axis=1)
-            write_frames([panel], args.out / "samples" / seq.name)
+            save_sample(args.out, seq.name, seq.noisy, denoised, seq.clean)
     if not rows:
         raise StbnError(f"{args.data}: no test sequences")
     seconds = sum(float(r["seconds"]) for r in rows)  # type: ignore[arg-type]
@@ -101,12 +79,7 @@ def run(args: argparse.Namespace) -> int:
         "seconds_per_frame": seconds / len(rows),
         "provenance": provenance(),
     }
-    with atomic_output(args.out / "frames.csv") as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, (*keys[:-1], *FIELDS), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    with atomic_output(args.out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
+    write_results(args.out, rows, (*keys[:-1], *FIELDS), summary)
     print(f"{args.method}: PSNR {summary['psnr']:.4f} dB  SSIM {summary['ssim']:.4f}  "
           f"{summary['seconds_per_frame']:.3g} s/frame ({len(rows)} frames)", file=sys.stderr)
     return 0

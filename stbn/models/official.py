@@ -111,13 +111,9 @@ def stbn_to_official(state: Mapping[str, torch.Tensor], prefix: str = "module.")
 def load_official_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Read a published checkpoint file (a state dict, or a dict holding one under a usual key) and
     return ``(denoiser_state, flow_state)`` in our naming."""
-    path = Path(path)
-    if not path.is_file():
-        raise StbnError(f"{path}: no such checkpoint file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise StbnError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
+    from stbn.checkpoint import torch_load
+
+    obj = torch_load(path)
     for key in ("state_dict", "model", "model_state_dict", "params"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

@@ -119,11 +119,11 @@ def test_official_checkpoint_round_trip(tmp_path):
 
 
 def test_official_loader_errors(tmp_path):
-    with pytest.raises(StbnError, match="no such checkpoint"):
+    with pytest.raises(StbnError, match="checkpoint not found"):
         load_official_checkpoint(tmp_path / "missing.pth")
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(StbnError, match="not a readable"):
+    with pytest.raises(StbnError, match="not a readable checkpoint"):
         load_official_checkpoint(bad)
     with pytest.raises(StbnError, match="unexpected keys"):
         official_to_stbn({"module.something.weight": torch.zeros(1)})
