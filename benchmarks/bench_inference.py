@@ -68,6 +68,10 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker(spec: dict) -> dict:
     """Denoise one clip as ``spec`` says; write the outputs to ``spec['out']``; return timings and memory."""
     import torch
@@ -100,10 +104,13 @@ def worker(spec: dict) -> dict:
         else:
             frames = (noisy_frame(clean_frame(h, w, t), t) for t in range(t_len))
             start, cpu = time.perf_counter(), time.process_time()
-            for den in denoise_frames(net, frames, SIGMA, infer=infer, speed=speed):
-                sink.write(den[0].numpy().tobytes())
+            with open(spec["out"] + ".log", "w") as log:  # progress and peak so far, for runs cut short
+                for t, den in enumerate(denoise_frames(net, frames, SIGMA, infer=infer, speed=speed)):
+                    sink.write(den[0].numpy().tobytes())
+                    log.write(f"frame {t} {time.perf_counter() - start:.1f} s peak {_peak_mb():.0f} MB\n")
+                    log.flush()
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_mb()
     return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": peak, "baseline_mb": baseline}
 
 
@@ -151,9 +158,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[dict], int]]:
         ("speed 256x256 T=10 (interleaved)", [
             spec(256, 256, 10, "whole"),
             spec(256, 256, 10, "spill"),
-            spec(256, 256, 10, "spill", channels_last=True),
             spec(256, 256, 10, "spill", **fast),
-            spec(256, 256, 10, "whole", **fast),
         ], args.repeats),
         ("exactness, width 16, 256x256 T=85", [
             spec(256, 256, 85, "whole", width=16),
@@ -161,20 +166,28 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[dict], int]]:
             spec(256, 256, 85, "recompute", width=16),
         ], 1),
         ("memory vs T, 256x256", [
-            spec(256, 256, 10, "whole"),
-            *[spec(256, 256, t, "spill", **fast) for t in (10, 40, 85)],
+            *[spec(256, 256, t, "spill", **fast) for t in (10, 85)],
             *[spec(256, 256, t, "recompute", **fast) for t in (10, 85)],
         ], 1),
-        ("960x540", [spec(540, 960, 10, "spill", **fast), spec(540, 960, 10, "spill", **fast, tile=256, overlap=128)], 1),
+        ("960x540", [spec(540, 960, 10, "spill", **fast)], 1),
     ]
     if args.full:
         groups += [
+            ("speed 256x256 T=10, each switch (interleaved)", [
+                spec(256, 256, 10, "whole"),
+                spec(256, 256, 10, "spill", channels_last=True),
+                spec(256, 256, 10, "spill", precision="bf16"),
+                spec(256, 256, 10, "whole", **fast),
+            ], args.repeats),
             ("memory vs T, 256x256, fp32", [
                 spec(256, 256, 40, "whole"),
                 *[spec(256, 256, t, "spill") for t in (10, 40, 85)],
                 *[spec(256, 256, t, "recompute") for t in (10, 85)],
             ], 1),
+            ("memory vs T, 256x256, bf16", [spec(256, 256, 40, "spill", **fast)], 1),
             ("960x540 long", [spec(540, 960, t, "spill", **fast) for t in (40, 85)] + [spec(540, 960, 85, "spill")], 1),
+            ("960x540 tiled", [spec(540, 960, 10, "spill", **fast), spec(540, 960, 10, "spill", **fast, tile=256,
+                                                                         overlap=128)], 1),
         ]
     return groups
 
@@ -189,13 +202,14 @@ def main() -> None:
     parser.add_argument("--checkpoint", help="trained model (default: random paper-width weights)")
     parser.add_argument("--spill-dir", help="folder for streaming spill files (default: system temp)")
     parser.add_argument("--only", help="run only the groups whose title contains this text")
+    parser.add_argument("--keep", help="write the outputs (and per-frame progress logs) here instead of a temp dir")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
     print(f"# bench_inference: {args.threads} threads, sigma 30, checkpoint {args.checkpoint or 'random paper width'}")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.keep) as tmp:
         for title, specs, repeats in plan(args):
             if args.only and args.only not in title:
                 continue
@@ -207,6 +221,7 @@ def main() -> None:
                 for i, s in enumerate(specs):
                     s["out"] = str(Path(tmp) / f"out{i}.f32")
                     results[i] = run(s)
+                    print(f"  run {r} {s['w']}x{s['h']}x{s['t']} w{s['width']} {label(s)}: {results[i]}", flush=True)
                     times[i].append(results[i]["seconds"])
                     cpu[i].append(results[i]["cpu_seconds"])
             ref_spec = specs[0]
