@@ -298,6 +298,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "train": {
             "iterations": 2000, "lr": 1e-3, "milestones": [800, 1200, 1500, 1700, 1860], "checkpoint_every": 200
         },
+        "speed": {"channels_last": True},
     },
     "tiny": _preset_tiny(),
 }
