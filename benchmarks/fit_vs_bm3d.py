@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -48,7 +49,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=20, help="first frames of each clip")
     p.add_argument("--size", type=int, default=256, help="centre crop to at most SIZE x SIZE")
     p.add_argument("--sigmas", nargs="+", type=float, default=[30.0], help="noise std (/255)")
-    p.add_argument("--minutes", nargs="+", type=float, default=[30.0], help="--fit-minutes budgets")
+    p.add_argument("--minutes", nargs="*", type=float, default=[30.0],
+                   help="--fit-minutes budgets (none: baselines only)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0], help="train.seed of the fitted model")
     p.add_argument("--preset", default="cpu-fit", help="stbn denoise --preset")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -95,6 +97,17 @@ def mean_psnr(clean: np.ndarray, denoised: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- runs
+def run_name(clip: str, sigma: float, preset: str, minutes: float, seed: int) -> str:
+    """File stem of an STBN run's result, output folder and log."""
+    return f"{clip}_s{sigma:g}_{preset}_m{minutes:g}_seed{seed}"
+
+
+def fit_steps(log: Path) -> int | None:
+    """Fitting steps done, from the last progress-bar update in a run's log."""
+    counts = re.findall(r"fit: (\d+)step", log.read_text(errors="replace")) if log.is_file() else []
+    return int(counts[-1]) if counts else None
+
+
 def run_baseline(method: str, clean: np.ndarray, noisy: np.ndarray, sigma: float) -> dict:
     """One baseline over the clip: PSNR and per-frame seconds."""
     from stbn.baselines import denoise_sequence
@@ -148,7 +161,7 @@ def collect(args: argparse.Namespace) -> None:
                     print(f"{clip} sigma {sigma:g} {method}: {result['psnr']:.2f} dB", flush=True)
             for minutes in args.minutes:
                 for seed in args.seeds:
-                    name = f"{clip}_s{sigma:g}_{args.preset}_m{minutes:g}_seed{seed}"
+                    name = run_name(clip, sigma, args.preset, minutes, seed)
                     path = runs / f"{name}.json"
                     if path.exists():
                         continue
@@ -168,15 +181,16 @@ def load_results(results: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
 
 
-def print_table(rows: list[dict]) -> None:
-    """Per clip and sigma: the baselines, then every STBN run with its wall time and margin over BM3D."""
+def print_table(rows: list[dict], results: Path) -> None:
+    """Per clip and sigma: the baselines, then every STBN run with its wall time, fitting steps and margin
+    over BM3D."""
     for clip, sigma in sorted({(r["clip"], r["sigma"]) for r in rows}):
         group = [r for r in rows if (r["clip"], r["sigma"]) == (clip, sigma)]
         base = {r["method"]: r for r in group if "minutes" not in r}
         bm3d = base.get("bm3d", {}).get("psnr")
         size = "x".join(map(str, group[0]["size"]))
         print(f"\n{clip} ({group[0]['frames']} frames, {size}), sigma {sigma:g}")
-        print(f"  {'method':<26}{'PSNR':>8}{'vs BM3D':>9}{'wall s':>9}{'load':>7}")
+        print(f"  {'method':<26}{'PSNR':>8}{'vs BM3D':>9}{'wall s':>9}{'load':>7}{'steps':>7}")
         for method, r in base.items():
             delta = f"{r['psnr'] - bm3d:+.2f}" if bm3d is not None else ""
             print(f"  {method:<26}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load']:7.2f}")
@@ -184,7 +198,9 @@ def print_table(rows: list[dict]) -> None:
             label = f"{r['method']} {r['minutes']:g} min seed {r['seed']}"
             delta = f"{r['psnr'] - bm3d:+.2f}" if bm3d is not None else ""
             ok = "" if r["seconds"] <= 60 * r["minutes"] else "  OVER BUDGET"
-            print(f"  {label:<26}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load_mean']:7.2f}{ok}")
+            log = results / "out" / f"{run_name(clip, sigma, r['method'], r['minutes'], r['seed'])}.log"
+            steps = fit_steps(log) or ""
+            print(f"  {label:<26}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load_mean']:7.2f}{steps:>7}{ok}")
 
 
 def save_figures(rows: list[dict], results: Path) -> list[Path]:
@@ -223,7 +239,7 @@ def main() -> None:
     if not args.report_only:
         collect(args)
     rows = load_results(args.results)
-    print_table(rows)
+    print_table(rows, args.results)
     for path in save_figures(rows, args.results):
         print(f"figure: {path}")
 
