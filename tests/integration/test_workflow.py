@@ -27,10 +27,12 @@ def test_lint_reports_nothing():
 
 @pytest.fixture(scope="module")
 def dry_runs() -> dict[str, Run]:
-    """`snakemake -n -p` on the default config and on the paper preset (its data absent)."""
+    """`snakemake -n -p` on the default config, on the paper preset (its data absent) and on the
+    paper preset with the cluster profile (`--profile slurm`, found as ./slurm from the repo root)."""
     return {
         "default": snakemake("-n", "-p"),
         "paper": snakemake("-n", "-p", "--configfile", PAPER),
+        "paper-slurm": snakemake("-n", "--configfile", PAPER, "--profile", "slurm"),
     }
 
 
@@ -47,18 +49,36 @@ def test_dry_run_lists_the_complete_dag(dry_runs, preset):
     assert counts["all"] == 1
 
 
+def _jobs(run: Run):
+    """(rule, text) of every job a dry run lists."""
+    for job in re.split(r"\n\[[^\]]+\]\n", run.output):
+        rule = re.match(r"(?:local)?rule (\w+):", job)
+        if rule:
+            yield rule[1], job
+
+
 def test_paper_preset_fetches_data_first_and_asks_for_gpus(dry_runs):
     run = dry_runs["paper"]
     counts = run.job_counts()
     # DAVIS is downloaded and unpacked, the PWC-Net weights fetched; the manual sets are validated
     assert counts["download_dataset"] == counts["unpack_dataset"] == 2
     assert counts["download_pwcnet_weights"] == 1
-    for job in re.split(r"\n\[[^\]]+\]\n", run.output):
-        rule = re.match(r"(?:local)?rule (\w+):", job)
-        if rule and rule[1] in ("train", "train_raw", "evaluate", "evaluate_raw"):
+    for rule, job in _jobs(run):
+        if rule in ("train", "train_raw", "evaluate", "evaluate_raw"):
             assert re.search(r"resources: .*\bgpu=1\b", job), job
-        if rule and rule[1] == "validate_dataset" and "set8.validated" in job:
+        if rule == "validate_dataset" and "set8.validated" in job:
             assert "input:" not in job.split("output:")[0], "a manual dataset is validated where it lies"
+
+
+def test_cluster_profile_from_the_repository_root(dry_runs):
+    run = dry_runs["paper-slurm"]
+    assert run.returncode == 0, run.output
+    assert "Using profile slurm" in run.output
+    for rule, job in _jobs(run):
+        resources = re.search(r"resources: (.*)", job)[1]
+        gpu = rule in ("train", "train_raw", "evaluate", "evaluate_raw")
+        assert f"slurm_partition=your_{'gpu' if gpu else 'cpu'}_partition" in resources, job
+        assert "slurm_account=your_account" in resources and ("gpu=1" in resources) == gpu, job
 
 
 def _bad_config(tmp_path: Path, *edits) -> Path:
