@@ -216,14 +216,15 @@ def save_figures(rows: list[dict], results: Path) -> list[Path]:
         fig, axes = plt.subplots(1, len(clips), figsize=(5 * len(clips), 4), squeeze=False)
         for ax, clip in zip(axes[0], clips):
             group = [r for r in rows if (r["clip"], r["sigma"]) == (clip, sigma)]
-            for seed in sorted({r["seed"] for r in group if "minutes" in r}):
-                pts = sorted((r["minutes"], r["psnr"]) for r in group if r.get("seed") == seed)
-                ax.plot(*zip(*pts), "o-", label=f"STBN {group[0].get('method', '')} seed {seed}".strip())
+            fits = [r for r in group if "minutes" in r]
+            for seed in sorted({r["seed"] for r in fits}):
+                pts = sorted((r["minutes"], r["psnr"]) for r in fits if r["seed"] == seed)
+                ax.plot(*zip(*pts), "o-", label=f"STBN {fits[0]['method']}, seed {seed}")
             for r, style in zip((r for r in group if "minutes" not in r and r["method"] != "noisy"), ("--", ":", "-.")):
                 ax.axhline(r["psnr"], linestyle=style, color="grey" if r["method"] != "bm3d" else "black",
                            label=f"{r['method']} ({r['psnr']:.2f} dB)")
             ax.set(title=f"{clip}, sigma {sigma:g}", xlabel="stbn denoise --fit-minutes (wall time)",
-                   ylabel="PSNR (dB)")
+                   ylabel="PSNR (dB)", xlim=(0, 1.05 * max(r["minutes"] for r in fits)))
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
         fig.tight_layout()

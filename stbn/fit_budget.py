@@ -1,15 +1,19 @@
 """The wall-time budget of ``stbn denoise --fit-minutes M``: M minutes cover everything the user waits for.
 
-Reading the frames, estimating the noise level and loading happen before fitting and are subtracted as
-measured; the final inference (flows plus the bidirectional pass) and writing happen after it and are
-reserved from an estimate: a timed pass of the untrained model over the first frames, scaled to the clip
-length, with a safety factor; the sample passes count as time spent. What is left is the fitting budget
-(:func:`stbn.train.fit`, whose own clock includes its one-off flow estimation).
+The budget counts from the start of the process (the interpreter's start-up and imports take seconds,
+and much longer on a busy machine). Reading the frames, estimating the noise level and loading happen
+before fitting and are subtracted as measured; the final inference (flows plus the bidirectional pass)
+and writing happen after it and are reserved from an estimate: a timed pass of the untrained model over
+the first frames, scaled to the clip length, with a safety factor; the sample passes count as time spent.
+What is left is the fitting budget (:func:`stbn.train.fit`, whose own clock includes its one-off flow
+estimation).
 """
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import torch
 
@@ -25,8 +29,18 @@ writing of the frames comes on top)."""
 MARGIN_SECONDS = 2.0
 """Fixed reserve for timer granularity and process exit."""
 MARGIN_FRACTION = 0.01
-"""Reserve, as a fraction of the budget, for what the command's clock cannot see: the interpreter's start-up
-before it runs, and a slower machine during the final pass than during the sample pass."""
+"""Reserve, as a fraction of the budget, for a slower machine during the final pass than during the sample
+pass, and for the last fitting step running over."""
+
+
+def process_start() -> float:
+    """``time.monotonic()`` at the start of this process (from Linux ``/proc``; elsewhere: now)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rpartition(")")[2].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return time.monotonic()
+    return time.monotonic() - max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
 def inference_seconds(net: STBN, noisy: torch.Tensor, sigma: float | None) -> float:

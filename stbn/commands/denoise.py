@@ -84,15 +84,17 @@ def _model_and_config(args: argparse.Namespace, kind: str, device: torch.device)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check every input first, then read, (fit,) denoise and write; ``--fit-minutes`` bounds it all."""
-    start = time.monotonic()
+    """Check every input first, then read, (fit,) denoise and write; ``--fit-minutes`` bounds it all, from
+    the start of the process."""
+    from stbn.fit_budget import fitting_minutes, inference_seconds, process_start
+
+    start = process_start()
     import numpy as np
     import torch
     from tqdm import tqdm
 
     from stbn.checkpoint import save_checkpoint
     from stbn.data.io import open_frames, write_frames
-    from stbn.fit_budget import fitting_minutes, inference_seconds
     from stbn.infer import denoise_clip
     from stbn.noise_estimate import estimate_sigma
     from stbn.provenance import provenance
@@ -123,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     if minutes:
         reserve = inference_seconds(net, noisy, sigma)
         minutes = fitting_minutes(minutes, time.monotonic() - start, reserve)
+        print(f"fitting for {minutes:.2f} of the {args.fit_minutes:g} minutes", file=sys.stderr)
     if args.fit_steps or minutes:
         threads = torch.get_num_threads()
         set_threads(cfg.train.threads)  # for the fitting only: inference matches stbn evaluate's threads
