@@ -126,8 +126,9 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 ReturnToService=2
 MpiDefault=none
-# squeue keeps finished jobs for 300 s: the status command squeue sees their final state
-MinJobAge=300
+# the controller remembers finished jobs for an hour: squeue (the status command without
+# accounting) sees their final state, and a test can inspect every job of a run afterwards
+MinJobAge=3600
 SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0

@@ -52,7 +52,7 @@ def cluster():
 
 
 def _slurm_jobs() -> dict[int, dict[str, str]]:
-    """Every job the controller still remembers (MinJobAge=300 s): id -> scontrol fields."""
+    """Every job the controller still remembers (MinJobAge: an hour): id -> scontrol fields."""
     out = subprocess.run(["scontrol", "-o", "show", "job"], capture_output=True, text=True, check=True).stdout
     jobs = {}
     for line in out.splitlines():
