@@ -223,7 +223,9 @@ def save_figures(rows: list[dict], results: Path) -> list[Path]:
             for r, style in zip((r for r in group if "minutes" not in r and r["method"] != "noisy"), ("--", ":", "-.")):
                 ax.axhline(r["psnr"], linestyle=style, color="grey" if r["method"] != "bm3d" else "black",
                            label=f"{r['method']} ({r['psnr']:.2f} dB)")
-            ax.set(title=f"{clip}, sigma {sigma:g}", xlabel="stbn denoise --fit-minutes (wall time)",
+            load = f"load {min(r['load_mean'] for r in fits):.1f}-{max(r['load_mean'] for r in fits):.1f}"
+            ax.set(title=f"{clip}, sigma {sigma:g} ({load} on {os.cpu_count()} cores)",
+                   xlabel="stbn denoise --fit-minutes (wall time)",
                    ylabel="PSNR (dB)", xlim=(0, 1.05 * max(r["minutes"] for r in fits)))
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)

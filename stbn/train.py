@@ -308,7 +308,8 @@ def fit(
 ) -> list[tuple[float, float]]:
     """Self-supervised fitting of ``net`` on one noisy video ``(T, H, W, C)``; returns ``(loss, lr)`` per step.
 
-    Runs ``steps`` steps, or as many as fit in ``minutes``; the config's milestones (as fractions of
+    Runs ``steps`` steps, or as many as end within ``minutes`` (a step is not started when the mean time per
+    step so far, setup included, would take it past the budget); the config's milestones (as fractions of
     ``train.iterations``) are stretched over that budget, so the learning rate ends decayed either way.
     Clips are ``min(T, clip_length)`` frames with crops ``min(crop, H, W)``, stride 1. A fixed flow
     estimator (not ``none``, no distillation) runs once on the whole video, inside the time budget, and
@@ -331,7 +332,11 @@ def fit(
     budget = steps if steps is not None else minutes * 60.0
     bar = tqdm(total=steps, desc="fit", disable=not progress, dynamic_ncols=True, unit="step")
     history: list[tuple[float, float]] = []
-    while (used := len(history) if steps is not None else clock() - start) < budget:
+    while True:
+        used = len(history) if steps is not None else clock() - start
+        ahead = 1 if steps is not None else (used / len(history) if history else 0.0)  # the next step's cost
+        if used + ahead > budget:
+            break
         step = len(history)
         loss, lr = trainer.step(clips.batch(step), step, scale=lr_scale(used / budget, fractions, t.gamma))
         history.append((loss, lr))
