@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="folder holding embedded-srgb-test (default: build in a temp dir)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", help="run the reference and the options whose name contains this text")
+    parser.add_argument("--sequence", help="only this test sequence (bikes-fence or carphone)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.checkpoint:
@@ -62,7 +63,7 @@ def main() -> None:
         net = STBN(3, num_channels=args.width)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data / TEST if args.data else materialise(Path(tmp))[TEST]
-        seqs = list(srgb_test_sequences(root, SIGMA_255, args.frames))
+        seqs = [s for s in srgb_test_sequences(root, SIGMA_255, args.frames) if args.sequence in (None, s.name)]
         print(f"# bench_quality: {args.checkpoint or f'random weights, width {args.width}'}; "
               f"{', '.join(f'{s.name} {s.noisy.shape[2]}x{s.noisy.shape[1]}x{s.noisy.shape[0]}' for s in seqs)}")
         print(f"{'option':<28} {'PSNR':>8} {'dPSNR':>8} {'max|d|':>9} {'PSNR vs ref':>11}")
