@@ -29,9 +29,10 @@ def net() -> PWCNet:
     return PWCNet().eval()
 
 
-def port_layout() -> nn.Module:
+def port_layout(prefix: str = "module") -> nn.Module:
     """The module tree of the sniklaus port written out independently (Sequentials with activations
-    in between), so its state-dict keys and shapes are the file format's."""
+    in between), so its state-dict keys and shapes are the file format's. ``prefix`` names every
+    component: ``module`` (the published file) or ``net`` (newer port code, STBN's checkpoints)."""
     leaky = nn.LeakyReLU(0.1)
 
     def conv(i, o, **kw):
@@ -44,27 +45,27 @@ def port_layout() -> nn.Module:
     for i, name in enumerate(names):
         c = chans[i + 1]
         block = nn.Sequential(conv(chans[i], c, stride=2), leaky, conv(c, c), leaky, conv(c, c), leaky)
-        setattr(ext, f"module{name}", block)
-    root.moduleExtractor = ext
+        setattr(ext, f"{prefix}{name}", block)
+    setattr(root, f"{prefix}Extractor", ext)
     current = {6: 81, 5: 81 + 128 + 4, 4: 81 + 96 + 4, 3: 81 + 64 + 4, 2: 81 + 32 + 4}
     for level in (2, 3, 4, 5, 6):
         dec = nn.Module()
         c = current[level]
         if level < 6:
-            dec.moduleUpflow = nn.ConvTranspose2d(2, 2, 4, 2, 1)
-            dec.moduleUpfeat = nn.ConvTranspose2d(current[level + 1] + 448, 2, 4, 2, 1)
+            setattr(dec, f"{prefix}Upflow", nn.ConvTranspose2d(2, 2, 4, 2, 1))
+            setattr(dec, f"{prefix}Upfeat", nn.ConvTranspose2d(current[level + 1] + 448, 2, 4, 2, 1))
         for name, out in zip(names, (128, 128, 96, 64, 32)):
-            setattr(dec, f"module{name}", nn.Sequential(conv(c, out), leaky))
+            setattr(dec, f"{prefix}{name}", nn.Sequential(conv(c, out), leaky))
             c += out
-        dec.moduleSix = nn.Sequential(conv(c, 2))
-        setattr(root, f"module{names[level - 1]}", dec)
+        setattr(dec, f"{prefix}Six", nn.Sequential(conv(c, 2)))
+        setattr(root, f"{prefix}{names[level - 1]}", dec)
     ref = nn.Module()
     layers, c = [], 81 + 32 + 4 + 448
     for out, dil in zip((128, 128, 128, 96, 64, 32, 2), (1, 2, 4, 8, 16, 1, 1)):
         layers += [conv(c, out, padding=dil, dilation=dil), leaky]
         c = out
-    ref.moduleMain = nn.Sequential(*layers[:-1])
-    root.moduleRefiner = ref
+    setattr(ref, f"{prefix}Main", nn.Sequential(*layers[:-1]))
+    setattr(root, f"{prefix}Refiner", ref)
     return root
 
 
@@ -79,10 +80,20 @@ def test_port_key_mapping_matches_the_port_module_tree(net):
     assert "moduleExtractor.moduleOne.0.weight" in ported and "moduleRefiner.moduleMain.12.bias" in ported
 
 
+def in_port_format(net: PWCNet, prefix: str, data_parallel: bool) -> dict[str, torch.Tensor]:
+    """``net``'s weights under the keys of :func:`port_layout` with ``prefix`` (every component renamed,
+    as in the real files), optionally behind a DataParallel ``module.``."""
+    ported = {k.replace("module", prefix): v for k, v in to_port_state_dict(net.state_dict()).items()}
+    assert {k: v.shape for k, v in ported.items()} == {k: v.shape for k, v in port_layout(prefix).state_dict().items()}
+    return {("module." if data_parallel else "") + k: v for k, v in ported.items()}
+
+
+@pytest.mark.parametrize("data_parallel", [False, True], ids=["plain", "data-parallel"])
 @pytest.mark.parametrize("prefix", ["module", "net"])
-def test_sniklaus_format_checkpoint_loads_with_identical_outputs(net, tmp_path, prefix):
-    ported = to_port_state_dict(net.state_dict())
-    ported = {prefix + k[len("module") :]: v for k, v in ported.items()}
+def test_sniklaus_format_checkpoint_loads_with_identical_outputs(net, tmp_path, prefix, data_parallel):
+    ported = in_port_format(net, prefix, data_parallel)
+    assert f"{'module.' * data_parallel}{prefix}Extractor.{prefix}One.0.weight" in ported
+    assert f"{'module.' * data_parallel}{prefix}Two.{prefix}Upfeat.bias" in ported
     path = tmp_path / "network-default.pytorch"
     torch.save(ported, path)
     est, ref = PWCFlow(weights=path).eval(), PWCFlow().eval()

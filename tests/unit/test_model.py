@@ -10,6 +10,8 @@ import torch
 
 from stbn import STBN
 from stbn.errors import StbnError
+from stbn.models.flow import PWCFlow
+from stbn.models.flow.pwcnet import from_port_state_dict, to_port_state_dict
 from stbn.models.official import load_official_checkpoint, official_to_stbn, stbn_to_official
 
 
@@ -100,22 +102,30 @@ def test_library_has_no_device_literals():
 
 
 def test_official_checkpoint_round_trip(tmp_path):
-    """A state dict in the published naming (module. prefix, mask buffers, pwcnet.*) loads and gives identical outputs."""
+    """A full state dict in the published naming (``module.`` prefix, mask buffers, PWC-Net under
+    ``pwcnet.`` with every component named ``net<Name>``, as the official code saves it) goes through
+    the official mapping and the PWC-Net loader into a model with identical outputs."""
     torch.manual_seed(0)
-    ours = STBN(3)
+    ours = STBN(3, flow=PWCFlow()).eval()
     official = stbn_to_official(ours.state_dict())
     assert "module.forward_rnn.branch1.body.0.mask" in official
     assert "module.d.encoder.interpolate.body.1.body.7.body.body.2.weight" in official
     assert "module.concat.convs.0.weight" in official and "module.d2.convs.3.weight" in official
-    official["module.pwcnet.netOne.0.weight"] = torch.zeros(1)
+    pwc = to_port_state_dict(ours.flow.net.state_dict())
+    official.update({"module.pwcnet." + k.replace("module", "net"): v for k, v in pwc.items()})
+    assert "module.pwcnet.netExtractor.netOne.0.weight" in official
+    assert "module.pwcnet.netTwo.netUpflow.weight" in official
     path = tmp_path / "official.pth"
     torch.save(official, path)
     denoiser, flow = load_official_checkpoint(path)
-    assert list(flow) == ["netOne.0.weight"]
-    fresh = STBN(3)
-    fresh.load_state_dict(denoiser, strict=True)
-    x = torch.rand(1, 2, 3, 16, 16)
-    assert torch.equal(fresh(x, noise_map=0.1), ours(x, noise_map=0.1))
+    assert len(flow) == len(pwc)
+    torch.manual_seed(1)
+    fresh = STBN(3, flow=PWCFlow()).eval()
+    fresh.load_state_dict({**denoiser, **{f"flow.net.{k}": v for k, v in from_port_state_dict(flow).items()}})
+    x = torch.rand(1, 2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(fresh.estimate_flows(x)[0], ours.estimate_flows(x)[0])
+        assert torch.equal(fresh(x, noise_map=0.1), ours(x, noise_map=0.1))
 
 
 def test_official_loader_errors(tmp_path):

@@ -15,6 +15,7 @@ weight loading only from a local file: nothing is downloaded (STBN_SPEC.md secti
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -167,9 +168,11 @@ class PWCNet(nn.Module):
 
 
 # ---------------------------------------------------------------- the sniklaus checkpoint format
-# ``network-default.pytorch`` names modules ``module<Name>`` (newer port code renames them ``net<Name>``
-# while loading); decoders are attributes named after their level and every conv sits in a Sequential
-# interleaved with LeakyReLUs, so conv i of a block is at index 2*i. Our name  <->  port name:
+# ``network-default.pytorch`` names modules ``module<Name>``; newer port code renames every such component
+# ``net<Name>`` while loading (``netExtractor.netOne.0.weight``), and checkpoints holding a PWC-Net, e.g.
+# STBN's ``pwcnet.*`` entries, are saved that way. Decoders are attributes named after their level and
+# every conv sits in a Sequential interleaved with LeakyReLUs, so conv i of a block is at index 2*i.
+# Our name  <->  port name:
 #   extractor.{l}.{i}.*        <->  moduleExtractor.module{One..Six}[l].{2i}.*
 #   decoders.level{L}.upflow.* <->  module{Two..Six}[L].moduleUpflow.*   (upfeat: moduleUpfeat)
 #   decoders.level{L}.dense.{i}.*  <->  module{L}.module{One..Fiv}[i].0.*
@@ -206,8 +209,11 @@ def to_port_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Ten
     return {inverse[k]: v for k, v in state.items()}
 
 
+_NET_COMPONENT = re.compile(r"(^|\.)net(?=[A-Z])")  # a ``net<Name>`` component of a key
+
+
 def from_port_state_dict(state: Mapping[str, torch.Tensor], source: str = "state dict") -> dict[str, torch.Tensor]:
-    """A state dict in the sniklaus format (``module<Name>`` or ``net<Name>`` keys) or ours, as ours.
+    """A state dict in the sniklaus format (``module<Name>`` or ``net<Name>`` components) or ours, as ours.
 
     A ``module.`` prefix (DataParallel) is stripped. Raises :class:`StbnError` naming ``source`` when
     the keys do not describe exactly this PWC-Net.
@@ -218,7 +224,7 @@ def from_port_state_dict(state: Mapping[str, torch.Tensor], source: str = "state
     ours = set(mapping.values())
     out = {}
     for key, value in state.items():
-        port_key = "module" + key[3:] if key.startswith("net") else key
+        port_key = _NET_COMPONENT.sub(r"\1module", key)
         out[mapping.get(port_key, key)] = value
     missing = sorted(ours - out.keys())
     unexpected = sorted(out.keys() - ours)
