@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from stbn.config import InferConfig, SpeedConfig
 from stbn.errors import StbnError
 from stbn.infer import denoise_clip
 from stbn.models import STBN
@@ -43,13 +44,20 @@ def process_start() -> float:
     return time.monotonic() - max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
-def inference_seconds(net: STBN, noisy: torch.Tensor, sigma: float | None) -> float:
+def inference_seconds(
+    net: STBN,
+    noisy: torch.Tensor,
+    sigma: float | None,
+    infer: InferConfig | None = None,
+    speed: SpeedConfig | None = None,
+) -> float:
     """Estimated wall time of denoising ``noisy`` ``(T, C, H, W)`` in one pass (then writing it), from a
-    timed pass over its first frames after a warm-up pass over the first one."""
+    timed pass over its first frames after a warm-up pass over the first one; ``infer`` and ``speed`` as
+    for :func:`stbn.infer.denoise_clip`, so the timed path is the final pass's."""
     k = min(SAMPLE_FRAMES, noisy.shape[0])
-    denoise_clip(net, noisy[:1], sigma)
+    denoise_clip(net, noisy[:1], sigma, infer=infer, speed=speed)
     start = time.monotonic()
-    denoise_clip(net, noisy[:k], sigma)
+    denoise_clip(net, noisy[:k], sigma, infer=infer, speed=speed)
     return SAFETY * (time.monotonic() - start) * noisy.shape[0] / k
 
 

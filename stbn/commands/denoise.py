@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,9 +19,13 @@ from stbn.device import add_device_argument, resolve_device, set_threads
 from stbn.errors import StbnError
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
     from stbn.models import STBN
+
+SIGMA_FRAMES = 8
+"""Frames at the start of the clip that ``--sigma auto`` estimates the noise level from."""
 
 
 def _sigma(text: str) -> float | str:
@@ -39,8 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "denoise",
         help="denoise a video, frame folder or DNG sequence",
-        description="Denoise footage without a clean reference: frames stream in and out; the whole clip "
-        "is denoised in one bidirectional pass. Output: a video (.mp4/.mkv/.mov) or a frame folder.",
+        description="Denoise footage without a clean reference in one bidirectional pass: frames stream in "
+        "and out (the config's infer/speed sections; fitting holds the clip in memory). Output: a video "
+        "(.mp4/.mkv/.mov) or a frame folder, checked before any work.",
     )
     p.add_argument("input", type=Path, help="video file, frame folder, or folder of DNG / CRVD TIFF frames")
     p.add_argument("-o", "--output", required=True, type=Path, help="output video file or frame folder")
@@ -83,9 +90,86 @@ def _model_and_config(args: argparse.Namespace, kind: str, device: torch.device)
     return build_model(cfg).to(device), cfg
 
 
+def _check_output(output: Path, source: Path) -> bool:
+    """Check ``-o`` before any work: a writable video (.mp4/.mkv/.mov) or frame-folder path that is not the
+    input; returns whether it is a video."""
+    from stbn.data.atomic import check_target
+    from stbn.data.io import DNG_SUFFIX, IMAGE_SUFFIXES, VIDEO_SUFFIXES, WRITABLE_VIDEO_SUFFIXES
+
+    suffix = output.suffix.lower()
+    videos = ", ".join(WRITABLE_VIDEO_SUFFIXES)
+    if suffix in VIDEO_SUFFIXES and suffix not in WRITABLE_VIDEO_SUFFIXES:
+        raise StbnError(f"-o {output}: cannot write {suffix} videos; give a {videos} file or a frame folder")
+    if suffix in (*IMAGE_SUFFIXES, DNG_SUFFIX):
+        raise StbnError(f"-o {output}: one image file cannot hold a clip; give a frame folder or a {videos} file")
+    if output.absolute() == source.absolute():
+        raise StbnError(f"-o {output}: is the input; give another path")
+    video = suffix in VIDEO_SUFFIXES
+    check_target(output, "-o", directory=not video)
+    return video
+
+
+def _noise_level(
+    sigma: float | str | None, frames: Iterator[np.ndarray]
+) -> tuple[float | None, Iterator[np.ndarray]]:
+    """``(noise std on the /255 scale, frames)``: ``--sigma`` as given, or for ``auto`` estimated from the
+    first :data:`SIGMA_FRAMES` frames ``(H, W, C)``, which are held and handed on before the rest."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from stbn.noise_estimate import estimate_sigma
+
+    if sigma != "auto":
+        return sigma, frames
+    head = list(islice(frames, SIGMA_FRAMES))
+    sigma = estimate_sigma(np.stack(head)) * 255.0
+    tqdm.write(f"estimated noise std: {sigma:.2f} / 255 (first {len(head)} frames)", file=sys.stderr)
+
+    def replay() -> Iterator[np.ndarray]:
+        while head:
+            yield head.pop(0)
+        yield from frames
+
+    return sigma, replay()
+
+
+def _denoised(
+    net: STBN, frames: Iterable[np.ndarray], sigma: float | None, cfg: ExperimentConfig
+) -> Iterator[np.ndarray]:
+    """Denoised frames ``(H, W, C)`` float32 in [0, 1], one per noisy frame ``(H, W, C)`` (``sigma`` on the
+    [0, 1] scale), with the config's ``infer`` and ``speed`` sections like ``stbn evaluate``: streamed (memory
+    does not grow with the clip), or the whole clip at once when ``infer.streaming`` is false."""
+    import torch
+
+    from stbn.infer import denoise_clip, denoise_frames
+
+    chw = (torch.from_numpy(f).permute(2, 0, 1) for f in frames)
+    if cfg.infer.streaming:
+        out = denoise_frames(net, (x[None] for x in chw), sigma, infer=cfg.infer, speed=cfg.speed)
+        return (y[0].permute(1, 2, 0).numpy() for y in out)
+    den = denoise_clip(net, torch.stack(list(chw)), sigma, infer=cfg.infer, speed=cfg.speed)
+    return iter(den.permute(0, 2, 3, 1).numpy())
+
+
+def _progress(frames: Iterable[np.ndarray], total: int) -> Iterator[np.ndarray]:
+    """``frames`` (each ``(H, W, C)``) counted by a "denoise" bar that starts with the first frame out, i.e.
+    once the bidirectional pass has read the whole clip and the "read" bar is closed."""
+    from tqdm import tqdm
+
+    bar = None
+    try:
+        for frame in frames:
+            bar = bar or tqdm(total=total, desc="denoise", unit="frame", dynamic_ncols=True)
+            yield frame
+            bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def run(args: argparse.Namespace) -> int:
-    """Check every input first, then read, (fit,) denoise and write; ``--fit-minutes`` bounds it all, from
-    the start of the process."""
+    """Check every input first, then (read and fit,) stream the frames through the model into the output;
+    ``--fit-minutes`` bounds it all, from the start of the process."""
     from stbn.fit_budget import fitting_minutes, inference_seconds, process_start
 
     start = process_start()
@@ -94,9 +178,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from stbn.checkpoint import save_checkpoint
+    from stbn.data.atomic import check_target
     from stbn.data.io import open_frames, write_frames
-    from stbn.infer import denoise_clip
-    from stbn.noise_estimate import estimate_sigma
     from stbn.provenance import provenance
     from stbn.train import fit
 
@@ -104,8 +187,13 @@ def run(args: argparse.Namespace) -> int:
         raise StbnError(f"--fit-steps {args.fit_steps}: must be >= 1")
     if args.fit_minutes is not None and args.fit_minutes <= 0:
         raise StbnError(f"--fit-minutes {args.fit_minutes}: must be > 0")
+    video = _check_output(args.output, args.input)
+    if args.save_model is not None:
+        check_target(args.save_model, "--save-model")
     source = open_frames(args.input)
     kind = "srgb" if source.kind == "rgb" else "raw"
+    if video and kind == "raw":
+        raise StbnError(f"-o {args.output}: raw frames are written as a folder of 16-bit TIFFs, not a video")
     device = resolve_device(args.device)
     net, cfg = _model_and_config(args, kind, device)
     needs_sigma = net.head_kind == "gaussian" or net.uses_noise_map
@@ -114,16 +202,16 @@ def run(args: argparse.Namespace) -> int:
     if not needs_sigma and args.sigma is not None:
         raise StbnError(f"--sigma: the {kind} model takes no noise level (raw noise is signal-dependent)")
 
-    frames = np.stack(list(tqdm(source, total=len(source), desc="read", unit="frame", dynamic_ncols=True)))
-    sigma_255 = args.sigma
-    if sigma_255 == "auto":
-        sigma_255 = estimate_sigma(frames) * 255.0
-        print(f"estimated noise std: {sigma_255:.2f} / 255", file=sys.stderr)
-    noisy = torch.from_numpy(frames).permute(0, 3, 1, 2)
+    reading = iter(tqdm(source, total=len(source), desc="read", unit="frame", dynamic_ncols=True))
+    frames = None
+    if args.fit_steps or args.fit_minutes:  # fitting needs the whole clip in memory
+        frames = np.stack(list(reading))
+        reading = iter(frames)
+    sigma_255, noisy = _noise_level(args.sigma, reading)
     sigma = None if sigma_255 is None else sigma_255 / 255.0
     minutes = args.fit_minutes
     if minutes:
-        reserve = inference_seconds(net, noisy, sigma)
+        reserve = inference_seconds(net, torch.from_numpy(frames).permute(0, 3, 1, 2), sigma, cfg.infer, cfg.speed)
         minutes = fitting_minutes(minutes, time.monotonic() - start, reserve)
         print(f"fitting for {minutes:.2f} of the {args.fit_minutes:g} minutes", file=sys.stderr)
     if args.fit_steps or minutes:
@@ -134,8 +222,7 @@ def run(args: argparse.Namespace) -> int:
     if args.save_model is not None:
         payload = {"step": 0, "config": cfg.model_dump(mode="json"), "provenance": provenance()}
         save_checkpoint(args.save_model, {**payload, "state_dict": net.state_dict()})
-    den = denoise_clip(net, noisy, sigma).permute(0, 2, 3, 1).numpy()
-    out_frames = tqdm(den, desc="write", unit="frame", dynamic_ncols=True)
-    n = write_frames(out_frames, args.output, fps=args.fps or source.fps or 25.0, bit_depth=args.bit_depth)
+    out = _progress(_denoised(net, noisy, sigma, cfg), len(source))
+    n = write_frames(out, args.output, fps=args.fps or source.fps or 25.0, bit_depth=args.bit_depth)
     print(f"{args.output}: {n} frames", file=sys.stderr)
     return 0

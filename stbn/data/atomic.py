@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from stbn.errors import StbnError
+
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
@@ -42,3 +44,19 @@ def atomic_output(target: Path, directory: bool = False) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+def check_target(target: Path, what: str, directory: bool = False) -> None:
+    """Fail early (:class:`StbnError` naming ``what`` and ``target``) when :func:`atomic_output` could not
+    put ``target`` in place: its nearest existing ancestor must be a writable folder (missing parents are
+    created), and an existing ``target`` must be a folder when ``directory`` is set, else a file."""
+    path = Path(target).absolute()
+    if path.exists() and path.is_dir() != directory:
+        raise StbnError(f"{what} {target}: exists and is {'not ' if directory else ''}a folder")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise StbnError(f"{what} {target}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StbnError(f"{what} {target}: cannot write in {parent}")

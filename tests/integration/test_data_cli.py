@@ -88,6 +88,67 @@ def test_bad_frames_input(tmp_path, capsys, make):
     assert message in out.err
 
 
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """An untrained model of the tiny preset, saved as a checkpoint."""
+    from stbn.checkpoint import build_model, save_checkpoint
+    from stbn.config import preset
+
+    cfg = preset("tiny")
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    return save_checkpoint(path, {"step": 0, "config": cfg.model_dump(mode="json"), "provenance": {},
+                                  "state_dict": build_model(cfg).state_dict()})
+
+
+def _listing(folder):
+    return {p.relative_to(folder) for p in folder.rglob("*")}
+
+
+def _denoise_fails(capsys, checkpoint, source, output, message):
+    """`stbn denoise` exits 2 with one error line (the last on stderr, after any progress bar) naming the
+    problem, and changes nothing at ``output`` or beside it."""
+    root = next(p for p in output.parents if p.is_dir())
+    before = _listing(root)
+    code, out = _run(capsys, "denoise", str(source), "-o", str(output), "--checkpoint", str(checkpoint),
+                     "--sigma", "30", "--device", "cpu")
+    errors = [line for line in out.err.splitlines() if "error:" in line]
+    assert code == 2 and len(errors) == 1 and out.err.endswith(errors[0] + "\n"), out.err
+    assert errors[0].startswith("stbn denoise: error: ") and message in errors[0]
+    assert _listing(root) == before
+
+
+@pytest.mark.parametrize("make", BAD_INPUTS, ids=[f.__name__.strip("_") for f in BAD_INPUTS])
+def test_denoise_bad_input(tmp_path, capsys, tiny_checkpoint, make):
+    path, message = make(tmp_path)
+    _denoise_fails(capsys, tiny_checkpoint, path, tmp_path / "out", message)
+
+
+def _crvd_frames(tmp_path):
+    folder = tmp_path / "crvd-ok"
+    folder.mkdir()
+    tifffile.imwrite(folder / "frame1_noisy0.tiff", np.zeros((8, 8), np.uint16))
+    return folder
+
+
+BAD_OUTPUTS = [
+    ("out.avi", "out.avi: cannot write .avi videos"),
+    ("out.png", "out.png: one image file cannot hold a clip"),
+    ("file/out", "file is not a folder"),
+    ("folder.mp4", "folder.mp4: exists and is a folder"),
+    ("raw.mp4", "raw.mp4: raw frames are written as a folder of 16-bit TIFFs"),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_OUTPUTS, ids=[name for name, _ in BAD_OUTPUTS])
+def test_denoise_bad_output_before_any_work(tmp_path, capsys, tiny_checkpoint, name, message):
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder.mp4").mkdir()
+    (tmp_path / "folder.mp4" / "keep.txt").write_text("")
+    source, _ = _truncated_video(tmp_path)  # reading it fails: the output must be refused before that
+    _denoise_fails(capsys, tiny_checkpoint, _crvd_frames(tmp_path) if name == "raw.mp4" else source,
+                   tmp_path / name, message)
+
+
 def test_truncated_video_streams_frames_before_failing(tmp_path):
     path, _ = _truncated_video(tmp_path)
     source = io.open_frames(path)

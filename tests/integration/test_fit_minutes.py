@@ -1,18 +1,34 @@
-"""`stbn denoise --fit-minutes` with the cpu-fit preset keeps to its wall-time budget on a tiny input."""
+"""`stbn denoise --fit-minutes` with the cpu-fit preset keeps to its wall-time budget on a tiny input, and
+reserves time for the final pass by timing that very path (the preset's infer and speed sections)."""
 
+import inspect
 import time
 
 import numpy as np
 import torch
 
 import stbn.fit_budget
+import stbn.infer
 import stbn.train
 from stbn.cli import main
+from stbn.config import preset
 from stbn.data.io import read_sequence, write_frames
 
 
 def test_process_start_is_in_the_past():
     assert 0.0 <= time.monotonic() - stbn.fit_budget.process_start() < 24 * 3600
+
+
+def _recording(fn, calls):
+    """``fn``, appending the ``(infer, speed)`` arguments of every call to ``calls``."""
+    signature = inspect.signature(fn)
+
+    def record(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs).arguments
+        calls.append((bound.get("infer"), bound.get("speed")))
+        return fn(*args, **kwargs)
+
+    return record
 
 
 def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
@@ -23,6 +39,9 @@ def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
     steps = []
     real_fit = stbn.train.fit
     monkeypatch.setattr(stbn.train, "fit", lambda *a, **k: steps.append(len(real_fit(*a, **k))) or [])
+    timed, streamed = [], []  # (infer, speed) of the budget's timed passes and of every streamed pass
+    monkeypatch.setattr(stbn.fit_budget, "denoise_clip", _recording(stbn.fit_budget.denoise_clip, timed))
+    monkeypatch.setattr(stbn.infer, "denoise_frames", _recording(stbn.infer.denoise_frames, streamed))
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its lazy imports take seconds on a busy machine
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the final pass too: one thread is fastest on a shared 2-core box
@@ -35,3 +54,7 @@ def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
     assert code == 0 and steps and steps[0] >= 1
     assert elapsed <= 0.3 * 60 + 0.5, f"the 18 s budget took {elapsed:.2f} s"
     assert read_sequence(tmp_path / "out").shape == (5, 32, 40, 3)
+    cfg = preset("cpu-fit")
+    assert cfg.infer.streaming and cfg.speed.channels_last
+    assert len(timed) == 2 and len(streamed) == 3  # the two timed passes stream too, then the final pass
+    assert all(pair == (cfg.infer, cfg.speed) for pair in timed + streamed)
