@@ -45,6 +45,25 @@ def check_test_data(args: argparse.Namespace) -> str:
     return kind
 
 
+RESULT_NAMES = frozenset({"frames.csv", "summary.json", "samples", "denoised"})
+"""What these verbs write in OUT: an existing OUT holding nothing else is a previous run's, to be replaced."""
+
+
+def check_out(out: Path) -> None:
+    """Check ``--out`` before any work: OUT is written as a whole (a temporary sibling folder renamed at the
+    end), so it must be creatable and, if it exists, a folder holding only a previous run's results."""
+    from stbn.data.atomic import check_target
+
+    check_target(out, "--out", directory=True)
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in RESULT_NAMES)
+        if foreign:
+            raise StbnError(
+                f"--out {out}: holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}, not results "
+                "of a previous run (OUT is replaced as a whole); give a new or empty folder"
+            )
+
+
 def open_test_sequences(args: argparse.Namespace, kind: str) -> tuple[Iterator, tuple[str, ...], int]:
     """``(sequences, aggregation keys, max_frames)`` of the checked options."""
     from stbn.protocol import raw_test_sequences, srgb_test_sequences

@@ -1,5 +1,7 @@
 """End to end on the embedded real video: train a tiny model, evaluate it, denoise footage with it."""
 
+import weakref
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -8,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+import stbn.data.io
 from stbn.cli import main
-from stbn.data.io import open_frames, read_sequence, write_frames
+from stbn.data.io import FrameSource, open_frames, read_sequence, write_frames
 from stbn.metrics import psnr
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -144,3 +147,51 @@ def test_denoise_estimates_sigma(model, embedded_data, tmp_path, capsys):
     estimate = float(err.split("estimated noise std: ")[1].split()[0])
     assert 21 < estimate < 29  # 25 before 8-bit rounding and clipping
     assert len(read_sequence(tmp_path / "out")) == 3
+
+
+class _HeldFrames(FrameSource):
+    """A reader that counts how many of the frames it handed out are still alive whenever it hands one out."""
+
+    def __init__(self, source: FrameSource) -> None:
+        self.source, self.path, self.kind, self.size, self.fps = source, source.path, source.kind, source.size, None
+        self.most_held = 0
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        refs = []
+        for frame in self.source:
+            refs.append(weakref.ref(frame))
+            self.most_held = max(self.most_held, sum(r() is not None for r in refs))
+            yield frame
+
+
+def test_denoise_streams_without_holding_the_clip(model, embedded_data, tmp_path, capsys, monkeypatch):
+    clean = read_sequence(Path(embedded_data["embedded-srgb-test"]) / "carphone", 10)
+    write_frames(np.clip(clean + np.random.default_rng(3).normal(0, 30 / 255, clean.shape), 0, 1), tmp_path / "in")
+    held = _HeldFrames(open_frames(tmp_path / "in"))
+    monkeypatch.setattr(stbn.data.io, "open_frames", lambda path: held)
+    code, err = _run(capsys, "denoise", tmp_path / "in", "-o", tmp_path / "out", "--checkpoint", model,
+                     "--sigma", 30, "--device", "cpu")
+    assert code == 0, err
+    assert held.most_held <= 3, f"{held.most_held} of 10 frames were held at once"
+    assert "denoise: 100%" in err and len(read_sequence(tmp_path / "out")) == 10
+
+
+def test_failed_evaluate_leaves_no_output(model, embedded_data, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a").symlink_to(Path(embedded_data["embedded-srgb-test"]) / "carphone")
+    (data / "b").mkdir()
+    (data / "b" / "00000.png").write_bytes(b"not a png")
+    out = tmp_path / "ev"
+    code, err = _run(capsys, "evaluate", "--checkpoint", model, "--data", data, "--sigma", 30, "--max-frames", 3,
+                     "--samples", 2, "--save-output", "--out", out, "--device", "cpu")
+    assert code == 2 and "00000.png: unreadable image" in err.splitlines()[-1], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no OUT, no temporary sibling
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, err = _run(capsys, "evaluate", "--checkpoint", model, "--data", data, "--sigma", 30, "--out", out)
+    assert code == 2 and "notes.txt, not results of a previous run" in err and err.count("\n") == 1, err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
