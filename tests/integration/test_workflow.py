@@ -6,6 +6,7 @@ The end-to-end part runs every rule of the DAG on CPU in a few minutes (.test/co
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import stat
 import sys
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import REPO, TINY, Run, expected_jobs, load_yaml, snakemake, workdir
+from workflow_helpers import REPO, TINY, Run, expected_jobs, load_yaml, report_results, snakemake, workdir
 
 PAPER = REPO / "workflow" / "presets" / "paper.yaml"
+# the rules whose jobs ask for a GPU (the train and evaluate resource families)
+GPU_RULES = {"train", "train_raw", "evaluate", "evaluate_raw", "evaluate_published"}
 
 
 def test_lint_reports_nothing():
@@ -26,13 +29,21 @@ def test_lint_reports_nothing():
 
 
 @pytest.fixture(scope="module")
-def dry_runs() -> dict[str, Run]:
+def dry_runs(tmp_path_factory) -> dict[str, Run]:
     """`snakemake -n -p` on the default config, on the paper preset (its data absent) and on the
-    paper preset with the cluster profile (`--profile slurm`, found as ./slurm from the repo root)."""
+    paper preset with a `published:` checkpoint under the cluster profile (`--profile slurm`, found as
+    ./slurm from the repo root), so that every rule of the paper's DAG is planned."""
+    tmp = tmp_path_factory.mktemp("published")
+    checkpoint = tmp / "STBN_sigma30.pth"
+    checkpoint.touch()
+    cfg = load_yaml(PAPER)
+    cfg["published"] = {"checkpoint": str(checkpoint), "sigma": 30, "test_data": ["set8", "davis-test"]}
+    published = tmp / "paper-published.yaml"
+    published.write_text(yaml.safe_dump(cfg))
     return {
         "default": snakemake("-n", "-p"),
         "paper": snakemake("-n", "-p", "--configfile", PAPER),
-        "paper-slurm": snakemake("-n", "--configfile", PAPER, "--profile", "slurm"),
+        "paper-slurm": snakemake("-n", "--configfile", published, "--profile", "slurm"),
     }
 
 
@@ -64,21 +75,40 @@ def test_paper_preset_fetches_data_first_and_asks_for_gpus(dry_runs):
     assert counts["download_dataset"] == counts["unpack_dataset"] == 2
     assert counts["download_pwcnet_weights"] == 1
     for rule, job in _jobs(run):
-        if rule in ("train", "train_raw", "evaluate", "evaluate_raw"):
+        if rule in GPU_RULES:
             assert re.search(r"resources: .*\bgpu=1\b", job), job
         if rule == "validate_dataset" and "set8.validated" in job:
             assert "input:" not in job.split("output:")[0], "a manual dataset is validated where it lies"
 
 
-def test_cluster_profile_from_the_repository_root(dry_runs):
+def test_cluster_profile_sends_every_gpu_job_to_the_gpu_partition(dry_runs):
     run = dry_runs["paper-slurm"]
     assert run.returncode == 0, run.output
     assert "Using profile slurm" in run.output
+    assert run.job_counts()["evaluate_published"] == 2 and run.job_counts()["import_published"] == 1
+    gpu_rules = set()
     for rule, job in _jobs(run):
         resources = re.search(r"resources: (.*)", job)[1]
-        gpu = rule in ("train", "train_raw", "evaluate", "evaluate_raw")
-        assert f"slurm_partition=your_{'gpu' if gpu else 'cpu'}_partition" in resources, job
-        assert "slurm_account=your_account" in resources and ("gpu=1" in resources) == gpu, job
+        gpu = re.search(r"\bgpu=(\d+)", resources)
+        if gpu and gpu[1] != "0":
+            gpu_rules.add(rule)
+        partition = "gpu" if gpu and gpu[1] != "0" else "cpu"
+        assert f"slurm_partition=your_{partition}_partition" in resources, f"{rule} needs the {partition} partition:\n{job}"
+        assert "slurm_account=your_account" in resources, job
+    # the baselines are CPU jobs; training and every evaluation (the published checkpoint's too) use a GPU
+    assert gpu_rules == GPU_RULES, gpu_rules
+
+
+@pytest.mark.parametrize("preset", ["default", "paper-slurm"])
+def test_every_job_has_a_log_a_benchmark_and_resources(dry_runs, preset):
+    run = dry_runs[preset]
+    jobs = [(rule, job) for rule, job in _jobs(run) if rule != "all"]
+    assert jobs, run.output
+    for rule, job in jobs:
+        assert re.search(r"^\s+log: logs/", job, flags=re.M), f"{rule}: no log\n{job}"
+        assert re.search(r"^\s+benchmark: results/benchmarks/", job, flags=re.M), f"{rule}: no benchmark\n{job}"
+        resources = re.search(r"resources: (.*)", job)[1]
+        assert "mem_mb=" in resources and "runtime=" in resources, f"{rule}: no mem_mb/runtime\n{job}"
 
 
 def _bad_config(tmp_path: Path, *edits) -> Path:
@@ -224,10 +254,15 @@ def test_second_run_has_nothing_to_do(tiny):
 def test_report_is_html_with_the_tables_and_figures(tiny):
     run: Run = tiny["report"]
     assert run.returncode == 0, run.output
-    html = (tiny["wd"] / "report.html").read_text()
+    wd: Path = tiny["wd"]
+    html = (wd / "report.html").read_text()
     assert html.lstrip().lower().startswith("<!doctype html")
-    for name in ("table1.md", "table3.csv", "figure7.png", "budget.pdf"):
-        assert name in html, name
+    embedded = report_results(html)
+    made = sorted(p.relative_to(wd).as_posix() for d in ("tables", "figures") for p in (wd / "results" / d).iterdir())
+    assert sorted(embedded) == made
+    for path, (content, caption) in embedded.items():
+        assert content == (wd / path).read_bytes(), f"{path}: the report embeds other content than the file"
+        assert "<strong>Run</strong>" in caption, f"{path}: the caption does not say what was run:\n{caption}"
 
 
 # ---------------------------------------------------------------------------------- static checks
@@ -254,6 +289,8 @@ def test_profiles_as_the_slurm_tests_need_them():
     local = load_yaml(REPO / "profiles" / "local-slurm" / "config.yaml")
     assert cluster["executor"] == "slurm" and cluster["rerun-incomplete"] and cluster["retries"] >= 1
     assert {"slurm_partition", "slurm_account"} <= set(cluster["default-resources"])
+    # the add-on's set-resources replaces the cluster profile's whole: it must name the same GPU rules
+    assert set(cluster["set-resources"]) == set(local["set-resources"]) == GPU_RULES
     assert local["slurm-status-command"] == "squeue" and local["slurm-init-seconds-before-status-checks"] == 2
     # no workflow profile: its default-resources would silently replace the cluster profile's (SLURM.md P3)
     assert not (REPO / "profiles" / "default").exists() and not (REPO / "workflow" / "profiles").exists()
@@ -263,3 +300,43 @@ def test_readme_commands_are_the_documented_ones():
     readme = (REPO / "README.md").read_text()
     commands = re.findall(r"^(bash scripts/setup\.sh && .+?)(?:\s+#.*)?$", readme, flags=re.M)
     assert "bash scripts/setup.sh && .venv/bin/snakemake --cores 2" in commands, commands
+
+
+# ---------------------------------------------------------------------------------- downloads
+def _download_module():
+    spec = importlib.util.spec_from_file_location("download", REPO / "workflow" / "scripts" / "download.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_first_download_records_its_sha256_and_later_ones_are_checked(tmp_path, capsys):
+    dl = _download_module()
+    source = tmp_path / "archive.zip"
+    source.write_bytes(b"first")
+    out = tmp_path / "downloads" / "archive.zip"
+    digest = dl.download(source.as_uri(), out)
+    assert out.read_bytes() == b"first"
+    assert (tmp_path / "downloads" / "archive.zip.sha256").read_text() == f"{digest}  archive.zip\n"
+    assert "warning: no sha256 known for archive.zip" in capsys.readouterr().err
+    out.unlink()  # as Snakemake does before it reruns the job
+    source.write_bytes(b"changed")
+    with pytest.raises(dl.DownloadError, match="checksum mismatch"):
+        dl.download(source.as_uri(), out)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["archive.zip.sha256"], "nothing else left behind"
+    source.write_bytes(b"first")
+    assert dl.download(source.as_uri(), out) == digest and "warning" not in capsys.readouterr().err
+
+
+def test_download_checks_a_given_sha256(tmp_path):
+    dl = _download_module()
+    source = tmp_path / "weights.pytorch"
+    source.write_bytes(b"weights")
+    out = tmp_path / "out" / "weights.pytorch"
+    assert dl.main([source.as_uri(), str(out), "--sha256", "0" * 64]) == 2
+    assert not out.parent.exists() or not any(out.parent.iterdir()), "a mismatch leaves nothing, records nothing"
+    digest = dl.download(source.as_uri(), out)
+    out.unlink()
+    (out.parent / "weights.pytorch.sha256").unlink()
+    assert dl.download(source.as_uri(), out, sha256=digest.upper()) == digest
+    assert not (out.parent / "weights.pytorch.sha256").exists(), "a known sha256 is not re-recorded"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import subprocess
@@ -52,6 +54,20 @@ def snakemake(
         cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     return Run(proc.returncode, proc.stdout)
+
+
+def report_results(html: str) -> dict[str, tuple[bytes, str]]:
+    """The files a Snakemake HTML report embeds: path -> (content, caption HTML).
+
+    The report holds them in `<script id="results">var results = {path: {..., "caption": ...,
+    "data_uri": "data:<mime>;charset=...;filename=<name>;base64,<content>"}}`.
+    """
+    start = html.index("var results = ", html.index('<script id="results">')) + len("var results = ")
+    results, _ = json.JSONDecoder().raw_decode(html, start)
+    return {
+        path: (base64.b64decode(entry["data_uri"].split(";base64,", 1)[1]), entry["caption"])
+        for path, entry in results.items()
+    }
 
 
 def load_yaml(path: Path) -> dict:

@@ -60,6 +60,18 @@ def catalog_url(layout):
     return source
 
 
+def download_archive(dataset):
+    """Where `download_dataset` puts a dataset's archive: resources/downloads/<dataset>/<file name>."""
+    return f"resources/downloads/{dataset}/{Path(catalog_url(dataset_layout(dataset))).name}"
+
+
+def catalog_sha256(layout, file):
+    """The sha256 the catalog records for a downloaded file, or None (none is recorded yet)."""
+    from stbn.data.catalog import get
+
+    return get(layout).checksums.get(file)
+
+
 def dataset_hint(dataset):
     """What to do when a dataset folder fails validation: where a manual dataset comes from."""
     if config["datasets"][dataset]["source"] != "manual":
@@ -270,5 +282,5 @@ def final_targets():
 
 
 def res(family, key):
-    """A resource of a rule family (train | evaluate | data) from the config's `resources`."""
+    """A resource of a rule family (train | evaluate | baseline | data) from the config's `resources`."""
     return config["resources"][family][key]

@@ -1,6 +1,7 @@
-# Data: materialise the embedded datasets, fetch downloadable ones, validate every dataset's layout.
-# Training and evaluation depend on a dataset's validation flag, never on the bare folder. Downloads
-# and validation run on the submit host (compute nodes often have no internet).
+# Data: materialise the embedded datasets, fetch downloadable ones (sha256 checked or, the first time,
+# recorded), validate every dataset's layout. Training and evaluation depend on a dataset's validation
+# flag, never on the bare folder. Downloads and validation run on the submit host (compute nodes often
+# have no internet).
 
 localrules:
     validate_dataset,
@@ -55,38 +56,34 @@ rule validate_dataset:
 
 rule download_dataset:
     output:
-        directory("resources/downloads/{dataset}"),
+        "resources/downloads/{dataset}/{archive}",
     params:
         url=lambda w: catalog_url(dataset_layout(w.dataset)),
-        file=lambda w: Path(catalog_url(dataset_layout(w.dataset))).name,
-        layout=lambda w: dataset_layout(w.dataset),
+        # checked against the catalog's sha256, else against <archive>.sha256 recorded beside the file
+        # by the first download (which warns); workflow/scripts/download.py
+        sha256=lambda w: catalog_sha256(dataset_layout(w.dataset), w.archive),
     log:
-        "logs/download_dataset/{dataset}.log",
+        "logs/download_dataset/{dataset}/{archive}.log",
     benchmark:
-        "results/benchmarks/download_dataset/{dataset}.tsv"
+        "results/benchmarks/download_dataset/{dataset}/{archive}.tsv"
     wildcard_constraints:
         dataset=names_with_source("download"),
+        archive=r"[^/]+",
     threads: res("data", "threads")
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
     conda:
         "../../envs/stbn.yaml"
-    shell:
-        # the archive's sha256 is checked against the catalog (logged for the run's record if unknown)
-        "(mkdir -p {output}"
-        " && curl -fL --retry 3 -o {output}/{params.file}.part {params.url:q}"
-        " && mv {output}/{params.file}.part {output}/{params.file}"
-        " && stbn validate-data --dataset {params.layout} --path {output}/{params.file}) > {log} 2>&1"
+    script:
+        "../scripts/download.py"
 
 
 rule unpack_dataset:
     input:
-        rules.download_dataset.output,
+        lambda w: download_archive(w.dataset),
     output:
         directory("resources/datasets/{dataset}"),
-    params:
-        file=lambda w: Path(catalog_url(dataset_layout(w.dataset))).name,
     log:
         "logs/unpack_dataset/{dataset}.log",
     benchmark:
@@ -100,15 +97,17 @@ rule unpack_dataset:
     conda:
         "../../envs/stbn.yaml"
     shell:
-        "python -m zipfile -e {input}/{params.file} {output} > {log} 2>&1"
+        "python -m zipfile -e {input} {output} > {log} 2>&1"
 
 
 rule download_pwcnet_weights:
     output:
         PWCNET_WEIGHTS,
     params:
-        # the sniklaus port of the official Caffe weights (STBN_SPEC.md 5.1); no published sha256
+        # the sniklaus port of the official Caffe weights (STBN_SPEC.md 5.1)
         url="http://content.sniklaus.com/github/pytorch-pwc/network-default.pytorch",
+        # none published: the first download's is recorded beside the file (<file>.sha256), and warns
+        sha256=None,
     log:
         "logs/download_pwcnet_weights.log",
     benchmark:
@@ -119,6 +118,5 @@ rule download_pwcnet_weights:
         runtime=res("data", "runtime"),
     conda:
         "../../envs/stbn.yaml"
-    shell:
-        "(curl -fL --retry 3 -o {output}.part {params.url} && mv {output}.part {output}"
-        " && echo 'warning: no published sha256; recorded for this run:' && sha256sum {output}) > {log} 2>&1"
+    script:
+        "../scripts/download.py"

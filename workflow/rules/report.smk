@@ -27,10 +27,10 @@ rule baseline:
         "logs/baseline/{method}/{dataset}/sigma{sigma}.log",
     benchmark:
         "results/benchmarks/baseline/{method}/{dataset}/sigma{sigma}.tsv"
-    threads: res("evaluate", "threads")
+    threads: res("baseline", "threads")
     resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
+        mem_mb=res("baseline", "mem_mb"),
+        runtime=res("baseline", "runtime"),
     conda:
         "../../envs/stbn.yaml"
     shell:
@@ -60,7 +60,13 @@ rule import_published:
         config=f"{PUBLISHED}/config.json",
     log:
         "logs/import_published/sigma{sigma}.log",
+    benchmark:
+        "results/benchmarks/import_published/sigma{sigma}.tsv"
     localrule: True
+    threads: 1
+    resources:
+        mem_mb=GLUE_MEM_MB,
+        runtime=GLUE_RUNTIME,
     conda:
         "../../envs/stbn.yaml"
     script:
@@ -106,7 +112,13 @@ for _name in table_names():
             settings=caption_settings(_name),
         log:
             f"logs/table/{_name}.log",
+        benchmark:
+            f"results/benchmarks/table/{_name}.tsv"
         localrule: True
+        threads: 1
+        resources:
+            mem_mb=GLUE_MEM_MB,
+            runtime=GLUE_RUNTIME,
         conda:
             "../../envs/stbn.yaml"
         shell:
@@ -138,7 +150,13 @@ for _name in figure_names():
             settings=caption_settings(_name),
         log:
             f"logs/figure/{_name}.log",
+        benchmark:
+            f"results/benchmarks/figure/{_name}.tsv"
         localrule: True
+        threads: 1
+        resources:
+            mem_mb=GLUE_MEM_MB,
+            runtime=GLUE_RUNTIME,
         conda:
             "../../envs/stbn.yaml"
         shell:

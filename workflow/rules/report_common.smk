@@ -21,6 +21,10 @@ PAPER_ROWS = {"table1": "STBN", "table2": "STBN", "table4": "STBN_s"}
 TABLE3_ROWS = ("propagation", "bsa", "srfe", "flow-refinement")
 # the frame size of the multiply-accumulate count in the variants table (DAVIS 480p)
 MAC_FRAME_SIZE = (480, 854)
+# tables, figures and the checkpoint import: glue run on the submit host (localrules), one thread;
+# the largest is the visual figure at the paper preset (4 runs x 30 full-size float panels, ~2 GB)
+GLUE_MEM_MB = 4000
+GLUE_RUNTIME = 30
 
 
 # ------------------------------------------------------------------------------ what to report
@@ -185,7 +189,12 @@ def caption_settings(name):
     if base in ("table1", "table2", "table4", "visual", "budget"):
         lines.append(
             f"- **Baselines**: {', '.join(BASELINE_METHODS)} on the same noisy frames (``stbn baseline``), each "
-            f"frame timed alone with one thread (OpenMP and OpenCV), {config['resources']['evaluate']['threads']} "
+            f"frame timed alone with one thread (OpenMP and OpenCV), {config['resources']['baseline']['threads']} "
             "frame(s) at a time, on the machine that ran the job, which other jobs of the run may have shared."
+        )
+    if base == "visual":
+        lines.append(
+            f"- **Sequences**: the first {config['evaluation']['samples']} of the test set by name "
+            "(``evaluation.samples``), or all of them if it has fewer."
         )
     return "\n".join(lines)
