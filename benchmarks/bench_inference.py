@@ -1,36 +1,55 @@
 """Inference speed and memory: the fp32 eager whole-clip reference against streaming and the speed switches.
 
-Every configuration runs in its own subprocess, so its peak resident memory (``ru_maxrss``) is its own;
-timed configurations are interleaved with the reference and repeated, and medians are printed: wall
-seconds per frame and, because a shared machine slows wall time unevenly, process CPU seconds per frame. Frames
-are real photographs (scikit-image's bundled stills) panned 2 px right and 1 px down per frame, with
-AWGN sigma 30/255 from a fixed seed. Outputs are compared with the reference run of the same clip:
-max |difference|, PSNR of the output against the reference output, and PSNR against the clean frames.
+Every configuration runs in its own subprocess, so its memory is its own: the baseline resident memory
+(interpreter, torch and the model's weights, taken in the child before the first frame is read), the
+peak (``VmHWM``) and the peak minus the baseline are printed; within a group, the peak ratio between
+the longest and the shortest clip of each path is printed too. Timed configurations are interleaved with
+the reference and repeated, and medians are printed: wall seconds per frame and, because a shared machine
+slows wall time unevenly, process CPU seconds per frame. Frames are real photographs (scikit-image's
+bundled stills) panned 2 px right and 1 px down per frame, with AWGN sigma 30/255 from a fixed seed.
+Outputs are compared with the group's reference run of the same clip: max |difference|, PSNR of the
+output against the reference output, and PSNR against the clean frames.
 
-    .venv/bin/python benchmarks/bench_inference.py --quick     # about 30 min on 2 busy cores
-    .venv/bin/python benchmarks/bench_inference.py --full      # adds 960x540 x 40/85 and T=85 references: hours
+Flows are estimated inside every timed run, on both sides of each comparison, by the estimator of
+``--flow`` (default PWC-Net with random weights, as the published code aligns with PWC-Net; random flows
+are non-zero, so the alignment path runs and is part of the exactness check). ``--checkpoint model.pt``
+uses trained weights and their estimator for the paper-width groups (needed for meaningful PSNR against
+the clean frames); the default is the paper-width model (64 channels) with seeded random weights. The
+width-16 exactness group always uses a random model with ``--flow``.
 
-``--checkpoint model.pt`` uses trained weights (needed for meaningful PSNR against the clean frames);
-the default is the paper-width model (64 channels) with seeded random weights.
+    .venv/bin/python benchmarks/bench_inference.py --quick     # roughly 20-30 min on 2 idle cores
+    .venv/bin/python benchmarks/bench_inference.py --full      # adds the groups below: roughly 2-3 h more
+
+Acceptance (issue 8; the ``--only`` text selects groups by title):
+
+- 8.1 streaming == whole clip to 1e-5, fp32, T up to 85: column ``max|d|`` of the exactness groups.
+  ``--only exactness`` (width 16, 256x256, T=85, spill and recompute; ~5 min) and
+  ``--full --only exactness`` (adds paper width, 256x256, T=85 against its whole-clip reference, and
+  the fp32 memory scan at T=10/40; ~30-40 min, ~5 GB for the whole-clip run).
+- 8.2 memory: ``--only memory`` prints the peak, baseline and peak minus baseline at 256x256 for T=10
+  and T=85 and their ratio (bf16 + channels-last; ~10 min); ``--full --only memory`` adds the fp32 scan.
+  The 960x540 x 85 clip at paper width: ``--full --only "960x540 long"`` (~1-1.5 h).
+- 8.3 speed at paper width, 256x256, T=10, 2 threads: ``--only speed`` (columns ``s/frame`` and
+  ``speed-up`` against the whole-clip fp32 reference, beside the published code's figures in the header;
+  ~5-8 min); ``--full --only speed`` adds each switch alone. The PSNR part is ``bench_quality.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from _common import SIGMA, STILLS, add_flow_argument, model, model_description, peak_rss_mb, psnr_of_mse, rss_mb
 
-SIGMA = 30.0 / 255.0
-STILLS = ("coffee", "astronaut", "chelsea", "rocket")
+PUBLISHED = ("published code (PWC-Net included), 256x256, paper width, 2 threads: 2.0-3.0 s/frame; "
+             "peak 1.2 GB at T=10, 2.4 GB at T=40")
 
 
 # ----------------------------------------------------------------------------- clip
@@ -61,38 +80,21 @@ def noisy_frame(clean: np.ndarray, t: int):
 
 
 # ----------------------------------------------------------------------------- worker (one subprocess)
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def worker(spec: dict) -> dict:
-    """Denoise one clip as ``spec`` says; write the outputs to ``spec['out']``; return timings and memory."""
+    """Denoise one clip as ``spec`` says; write the outputs to ``spec['out']``; return timings and memory
+    (the baseline is taken once the model is built, before the first frame)."""
     import torch
 
-    from stbn import STBN
-    from stbn.checkpoint import load_model
     from stbn.config import InferConfig, SpeedConfig
     from stbn.infer import denoise_clip, denoise_frames
 
     torch.set_num_threads(spec["threads"])
-    if spec["checkpoint"]:
-        net, _, _ = load_model(spec["checkpoint"], torch.device("cpu"))
-    else:
-        torch.manual_seed(0)
-        net = STBN(3, num_channels=spec["width"])
-    net.eval()
+    net = model(spec["checkpoint"], spec["width"], spec["flow"]).eval()
     h, w, t_len = spec["h"], spec["w"], spec["t"]
     speed = SpeedConfig(precision=spec["precision"], channels_last=spec["channels_last"])
     infer = InferConfig(streaming=spec["mode"] != "whole", spill=spec["mode"] == "spill", tile=spec["tile"],
                         tile_overlap=spec["overlap"], spill_dir=spec["spill_dir"])
-    baseline = _rss_mb()
+    baseline = rss_mb()
     with open(spec["out"], "wb") as sink:
         if spec["mode"] == "whole":
             clip = torch.cat([noisy_frame(clean_frame(h, w, t), t) for t in range(t_len)]).unsqueeze(0)
@@ -107,11 +109,10 @@ def worker(spec: dict) -> dict:
             with open(spec["out"] + ".log", "w") as log:  # progress and peak so far, for runs cut short
                 for t, den in enumerate(denoise_frames(net, frames, SIGMA, infer=infer, speed=speed)):
                     sink.write(den[0].numpy().tobytes())
-                    log.write(f"frame {t} {time.perf_counter() - start:.1f} s peak {_peak_mb():.0f} MB\n")
+                    log.write(f"frame {t} {time.perf_counter() - start:.1f} s peak {peak_rss_mb():.0f} MB\n")
                     log.flush()
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    peak = _peak_mb()
-    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": peak, "baseline_mb": baseline}
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": peak_rss_mb(), "baseline_mb": baseline}
 
 
 def run(spec: dict) -> dict:
@@ -128,8 +129,7 @@ def read_outputs(path: str, t_len: int, h: int, w: int) -> np.ndarray:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+    return psnr_of_mse(float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
 
 
 def clean_psnr(out: np.ndarray, h: int, w: int) -> float:
@@ -147,13 +147,14 @@ def label(spec: dict) -> str:
 
 def plan(args: argparse.Namespace) -> list[tuple[str, list[dict], int]]:
     """Groups of (title, specs, repeats); the first spec of a group is its reference."""
-    base = {"threads": args.threads, "width": 64, "checkpoint": args.checkpoint, "tile": 0, "overlap": 0,
-            "spill_dir": args.spill_dir, "channels_last": False, "precision": "fp32"}
+    base = {"threads": args.threads, "width": 64, "checkpoint": args.checkpoint, "flow": args.flow, "tile": 0,
+            "overlap": 0, "spill_dir": args.spill_dir, "channels_last": False, "precision": "fp32"}
 
     def spec(h, w, t, mode, **kw) -> dict:
         return {**base, "h": h, "w": w, "t": t, "mode": mode, **kw}
 
     fast = {"precision": "bf16", "channels_last": True}
+    narrow = {"width": 16, "checkpoint": None}  # always the random model with --flow
     groups = [
         ("speed 256x256 T=10 (interleaved)", [
             spec(256, 256, 10, "whole"),
@@ -161,9 +162,9 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[dict], int]]:
             spec(256, 256, 10, "spill", **fast),
         ], args.repeats),
         ("exactness, width 16, 256x256 T=85", [
-            spec(256, 256, 85, "whole", width=16),
-            spec(256, 256, 85, "spill", width=16),
-            spec(256, 256, 85, "recompute", width=16),
+            spec(256, 256, 85, "whole", **narrow),
+            spec(256, 256, 85, "spill", **narrow),
+            spec(256, 256, 85, "recompute", **narrow),
         ], 1),
         ("memory vs T, 256x256", [
             *[spec(256, 256, t, "spill", **fast) for t in (10, 85)],
@@ -179,7 +180,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[dict], int]]:
                 spec(256, 256, 10, "spill", precision="bf16"),
                 spec(256, 256, 10, "whole", **fast),
             ], args.repeats),
-            ("memory vs T, 256x256, fp32", [
+            ("exactness and memory vs T, paper width, 256x256, fp32", [
+                spec(256, 256, 85, "whole"),
                 spec(256, 256, 40, "whole"),
                 *[spec(256, 256, t, "spill") for t in (10, 40, 85)],
                 *[spec(256, 256, t, "recompute") for t in (10, 85)],
@@ -192,14 +194,58 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[dict], int]]:
     return groups
 
 
+def clip_key(spec: dict) -> tuple:
+    """What makes two runs denoise the same clip with the same model."""
+    return spec["h"], spec["w"], spec["t"], spec["width"], spec["checkpoint"], spec["flow"]
+
+
+def print_group(specs: list[dict], results: dict[int, dict], times: dict[int, list[float]],
+                cpu: dict[int, list[float]]) -> None:
+    """The group's table against its first spec, then the peak ratio of each path over its clip lengths."""
+    ref_spec = specs[0]
+    ref = read_outputs(ref_spec["out"], ref_spec["t"], ref_spec["h"], ref_spec["w"])
+    ref_time = statistics.median(times[0]) / ref_spec["t"]
+    ref_cpu = statistics.median(cpu[0]) / ref_spec["t"]
+    ref_clean = clean_psnr(ref, ref_spec["h"], ref_spec["w"])
+    print(f"{'size':>9} {'T':>3} {'path':<28} {'s/frame':>8} {'fps':>6} {'speed-up':>8} {'cpu s/f':>8} {'cpu x':>6} "
+          f"{'peak MB':>8} {'base MB':>8} {'peak-base':>9} {'max|d|':>9} {'PSNR vs ref':>11} {'PSNR clean':>10} "
+          f"{'dPSNR':>8}")
+    for i, s in enumerate(specs):
+        spf = statistics.median(times[i]) / s["t"]
+        cpf = statistics.median(cpu[i]) / s["t"]
+        if clip_key(s) == clip_key(ref_spec):
+            out = read_outputs(s["out"], s["t"], s["h"], s["w"])
+            cp = clean_psnr(out, s["h"], s["w"])
+            diff = f"{np.abs(out - ref).max():9.2e} {psnr(out, ref):11.2f} {cp:10.3f} {cp - ref_clean:+8.4f}"
+            speedup = f"{ref_time / spf:8.2f} {cpf:8.3f} {ref_cpu / cpf:6.2f}"
+        else:
+            diff, speedup = f"{'':>9} {'':>11} {'':>10} {'':>8}", f"{'':>8} {cpf:8.3f} {'':>6}"
+        size_txt = f"{s['w']}x{s['h']}" + (f"/w{s['width']}" if s["width"] != 64 else "")
+        peak, base = results[i]["peak_mb"], results[i]["baseline_mb"]
+        print(f"{size_txt:>9} {s['t']:>3} {label(s):<28} {spf:8.3f} {1 / spf:6.2f} {speedup} "
+              f"{peak:8.0f} {base:8.0f} {peak - base:9.0f} {diff}", flush=True)
+    paths: dict[tuple, list[int]] = {}
+    for i, s in enumerate(specs):
+        paths.setdefault((s["w"], s["h"], s["width"], label(s)), []).append(i)
+    for (w, h, _, name), idx in paths.items():
+        if len(idx) > 1:
+            lo, hi = min(idx, key=lambda i: specs[i]["t"]), max(idx, key=lambda i: specs[i]["t"])
+            (p_lo, b_lo), (p_hi, b_hi) = ((results[i]["peak_mb"], results[i]["baseline_mb"]) for i in (lo, hi))
+            print(f"  {w}x{h} {name}: peak T={specs[hi]['t']} / T={specs[lo]['t']} = {p_hi / p_lo:.3f} "
+                  f"({(p_hi / p_lo - 1) * 100:+.1f}%); above baseline {(p_hi - b_hi) / (p_lo - b_lo):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="the acceptance figures (default)")
-    size.add_argument("--full", action="store_true", help="also the long 960x540 clips and fp32 memory scans")
+    size.add_argument("--full", action="store_true",
+                      help="also each switch alone, paper-width T=85 exactness, fp32 memory scans, 960x540 x 40/85")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the timed group")
-    parser.add_argument("--checkpoint", help="trained model (default: random paper-width weights)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the timed groups")
+    parser.add_argument("--checkpoint", help="trained sRGB model, with its own flow estimator, for the paper-width "
+                        "groups (default: random paper-width weights)")
+    add_flow_argument(parser)
     parser.add_argument("--spill-dir", help="folder for streaming spill files (default: system temp)")
     parser.add_argument("--only", help="run only the groups whose title contains this text")
     parser.add_argument("--keep", help="write the outputs (and per-frame progress logs) here instead of a temp dir")
@@ -208,12 +254,14 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    print(f"# bench_inference: {args.threads} threads, sigma 30, checkpoint {args.checkpoint or 'random paper width'}")
+    print(f"# bench_inference: {args.threads} threads, sigma 30\n# {PUBLISHED}")
     with tempfile.TemporaryDirectory(dir=args.keep) as tmp:
         for title, specs, repeats in plan(args):
             if args.only and args.only not in title:
                 continue
-            print(f"\n## {title}  ({repeats} interleaved repeat(s), medians)")
+            ref = specs[0]
+            print(f"\n## {title}  ({repeats} interleaved repeat(s), medians)\n"
+                  f"# model: {model_description(ref['checkpoint'], ref['width'], ref['flow'])}")
             times: dict[int, list[float]] = {i: [] for i in range(len(specs))}
             cpu: dict[int, list[float]] = {i: [] for i in range(len(specs))}
             results: dict[int, dict] = {}
@@ -224,27 +272,7 @@ def main() -> None:
                     print(f"  run {r} {s['w']}x{s['h']}x{s['t']} w{s['width']} {label(s)}: {results[i]}", flush=True)
                     times[i].append(results[i]["seconds"])
                     cpu[i].append(results[i]["cpu_seconds"])
-            ref_spec = specs[0]
-            ref = read_outputs(ref_spec["out"], ref_spec["t"], ref_spec["h"], ref_spec["w"])
-            ref_time = statistics.median(times[0]) / ref_spec["t"]
-            ref_cpu = statistics.median(cpu[0]) / ref_spec["t"]
-            ref_clean = clean_psnr(ref, ref_spec["h"], ref_spec["w"])
-            print(f"{'size':>9} {'T':>3} {'path':<28} {'s/frame':>8} {'fps':>6} {'speed-up':>8} {'cpu s/f':>8} {'cpu x':>6} {'peak MB':>8} "
-                  f"{'base MB':>8} {'max|d|':>9} {'PSNR vs ref':>11} {'PSNR clean':>10} {'dPSNR':>8}")
-            for i, s in enumerate(specs):
-                spf = statistics.median(times[i]) / s["t"]
-                cpf = statistics.median(cpu[i]) / s["t"]
-                same = (s["h"], s["w"], s["t"]) == (ref_spec["h"], ref_spec["w"], ref_spec["t"])
-                if same:
-                    out = read_outputs(s["out"], s["t"], s["h"], s["w"])
-                    cp = clean_psnr(out, s["h"], s["w"])
-                    diff = f"{np.abs(out - ref).max():9.2e} {psnr(out, ref):11.2f} {cp:10.3f} {cp - ref_clean:+8.4f}"
-                    speedup = f"{ref_time / spf:8.2f} {cpf:8.3f} {ref_cpu / cpf:6.2f}"
-                else:
-                    diff, speedup = f"{'':>9} {'':>11} {'':>10} {'':>8}", f"{'':>8} {cpf:8.3f} {'':>6}"
-                size_txt = f"{s['w']}x{s['h']}" + (f"/w{s['width']}" if s["width"] != 64 else "")
-                print(f"{size_txt:>9} {s['t']:>3} {label(s):<28} {spf:8.3f} {1 / spf:6.2f} {speedup} "
-                      f"{results[i]['peak_mb']:8.0f} {results[i]['baseline_mb']:8.0f} {diff}", flush=True)
+            print_group(specs, results, times, cpu)
 
 
 if __name__ == "__main__":
