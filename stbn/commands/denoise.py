@@ -7,6 +7,7 @@ on the input itself (self-supervised, ``--fit-steps`` or ``--fit-minutes``), or 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 SIGMA_FRAMES = 8
 """Frames at the start of the clip that ``--sigma auto`` estimates the noise level from."""
+OUTPUT_FRAME = re.compile(r"\d{5}\.(png|tiff)")
+"""Names of the frames a folder output holds (``stbn.data.io.write_frames``)."""
 
 
 def _sigma(text: str) -> float | str:
@@ -106,6 +109,13 @@ def _check_output(output: Path, source: Path) -> bool:
         raise StbnError(f"-o {output}: is the input; give another path")
     video = suffix in VIDEO_SUFFIXES
     check_target(output, "-o", directory=not video)
+    if not video and output.is_dir():
+        foreign = sorted(p.name for p in output.iterdir() if not OUTPUT_FRAME.fullmatch(p.name))
+        if foreign:  # the folder is replaced as a whole: never delete what a previous output did not write
+            raise StbnError(
+                f"-o {output}: holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}, not frames "
+                "of a previous output (the folder is replaced as a whole); give a new or empty folder"
+            )
     return video
 
 

@@ -136,6 +136,7 @@ BAD_OUTPUTS = [
     ("file/out", "file is not a folder"),
     ("folder.mp4", "folder.mp4: exists and is a folder"),
     ("raw.mp4", "raw.mp4: raw frames are written as a folder of 16-bit TIFFs"),
+    ("photos", "photos: holds holiday.jpg, not frames of a previous output"),
 ]
 
 
@@ -144,6 +145,9 @@ def test_denoise_bad_output_before_any_work(tmp_path, capsys, tiny_checkpoint, n
     (tmp_path / "file").write_text("")
     (tmp_path / "folder.mp4").mkdir()
     (tmp_path / "folder.mp4" / "keep.txt").write_text("")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "00000.png").write_text("")
+    (tmp_path / "photos" / "holiday.jpg").write_text("")
     source, _ = _truncated_video(tmp_path)  # reading it fails: the output must be refused before that
     _denoise_fails(capsys, tiny_checkpoint, _crvd_frames(tmp_path) if name == "raw.mp4" else source,
                    tmp_path / name, message)
