@@ -23,14 +23,15 @@ FORMAT = "stbn-checkpoint-v1"
 
 def build_model(cfg: ExperimentConfig, flow_weights: bool = True) -> STBN:
     """``STBN(**cfg.model)`` with the configured flow estimator (its weights file loaded if
-    ``flow_weights``; a checkpoint's state dict replaces them anyway)."""
+    ``flow_weights``; a checkpoint's state dict replaces them anyway), re-estimating its flows if
+    ``cfg.flow.refinement`` says so."""
     flow = None
     if cfg.flow.estimator != "none":
         from stbn.models.flow import build_flow
 
         weights = cfg.flow.weights if flow_weights else None
         flow = build_flow(cfg.flow.estimator, weights=weights)
-    return STBN(**cfg.model.model_dump(), flow=flow)
+    return STBN(**cfg.model.model_dump(), flow=flow, reestimate_flow=cfg.flow.refinement == "reestimate")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:

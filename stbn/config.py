@@ -72,18 +72,22 @@ class ModelConfig(_Section):
 
 
 class DistillConfig(_Section):
-    """Flow refinement in noise (STBN_SPEC.md section 5.3)."""
+    """Flow refinement in noise (STBN_SPEC.md section 5.3; ``docs/flow.md``)."""
 
     enabled: bool = False
-    """Train the flow estimator by distillation from a frozen teacher on the denoised mean."""
+    """Refine the flow: pwcnet is distilled from a frozen teacher run on the denoised mean (the paper);
+    dis re-estimates the flow on the denoised mean of a first pass, in training and at inference."""
     lam: float = Field(5e-4, ge=0.0, le=10.0)
-    """Overall weight of the flow loss."""
+    """Overall weight of the flow loss (pwcnet only)."""
     reg: float = Field(4e-4, ge=0.0, le=1.0)
-    """Weight of the sum of parameter norms inside the flow loss."""
+    """Weight of the sum of parameter norms inside the flow loss (pwcnet only)."""
     start_step: int = Field(1000, ge=0)
-    """First training step with the flow loss (the paper's 1000-iteration delay)."""
+    """First training step with the flow loss, or with re-estimated flows (the paper's 1000-iteration delay)."""
     lr: float = Field(1e-5, gt=0.0, le=1.0)
-    """Learning rate of the flow estimator's parameter group."""
+    """Learning rate of the flow estimator's parameter group (pwcnet only)."""
+
+
+FlowRefinement = Literal["off", "distill", "reestimate"]
 
 
 class FlowConfig(_Section):
@@ -98,11 +102,22 @@ class FlowConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> FlowConfig:
-        if self.distill.enabled and self.estimator != "pwcnet":
-            raise ValueError(f"flow.distill.enabled needs flow.estimator pwcnet, got {self.estimator!r}")
+        if self.distill.enabled and self.estimator == "none":
+            raise ValueError(
+                "flow.distill.enabled: estimator none has no flow to refine "
+                "(use flow.estimator pwcnet to distill it or dis to re-estimate it)"
+            )
         if self.weights is not None and self.estimator != "pwcnet":
             raise ValueError(f"flow.weights is only used by pwcnet, not {self.estimator!r}")
         return self
+
+    @property
+    def refinement(self) -> FlowRefinement:
+        """What ``distill.enabled`` does with this estimator: ``distill`` a trainable student (pwcnet),
+        ``reestimate`` on the pseudo-clean mean of a first pass (dis), or ``off``."""
+        if not self.distill.enabled:
+            return "off"
+        return "distill" if self.estimator == "pwcnet" else "reestimate"
 
 
 class DataConfig(_Section):
@@ -249,6 +264,8 @@ class ExperimentConfig(_Section):
                 raise ValueError("model.noise_map is not available for raw data (no sigma)")
             if self.model.resolved_head == "gaussian":
                 raise ValueError("model.head gaussian needs a known sigma: use head direct for raw data")
+        if self.infer.tile and self.flow.refinement == "reestimate":
+            raise ValueError("infer.tile cannot be combined with flow re-estimation (flow.distill with dis) yet")
         return self
 
 

@@ -12,9 +12,10 @@ with L1 the mean absolute difference and ``||theta||_2`` the un-squared norm of 
 (:meth:`FlowDistillation.param_groups`). Nearest warping passes no gradient to the flow, so this loss
 is the student's only training signal.
 
-Estimators without trainable parameters (``dis``, ``none``) cannot be distilled: the loss is zero and
-their refinement variant re-estimates the flow on the pseudo-clean frames instead
-(:meth:`FlowDistillation.refined_flows`), which needs a first denoising pass to produce ``mu``.
+Estimators without trainable parameters (``dis``, ``none``) cannot be distilled: the loss is zero.
+The refinement variant of ``dis`` re-estimates the flow on the pseudo-clean mean of a first pass
+instead; that is a property of the model (:attr:`stbn.models.network.STBN.reestimate_flow`, run by
+:func:`stbn.infer.propagation_flows`), not of this loss.
 """
 
 from __future__ import annotations
@@ -98,15 +99,6 @@ class FlowDistillation:
         s_fwd, s_bwd = self.student(noisy_rgb)
         norm = torch.stack([p.norm() for p in trainable_parameters(self.student)]).sum()
         return self.lam * (_l1(t_bwd, s_bwd) + _l1(t_fwd, s_fwd) + self.reg * norm)
-
-    def refined_flows(self, pseudo_clean_mean: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flows re-estimated on pseudo-clean ``(N, T, 3, H, W)`` frames by the student, no gradient.
-
-        The refinement variant of weight-free estimators: denoise once, then denoise again with
-        ``flows=refined_flows(mu)``.
-        """
-        with torch.no_grad():
-            return self.student(pseudo_clean_mean.detach())
 
     def state_dict(self) -> dict[str, Any]:
         """The teacher's weights, for exact resume (the student is saved with the model)."""

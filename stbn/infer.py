@@ -3,6 +3,8 @@
 This is the one entry point for denoising a clip (evaluation, validation and ``stbn denoise``). With an
 ``infer`` config it runs the memory-bounded streaming (and tiled) path of :mod:`stbn.streaming` and
 :mod:`stbn.tiling`, and with a ``speed`` config reduced precision / channels-last (:mod:`stbn.speed`).
+Models with :attr:`STBN.reestimate_flow` run twice on every path: a first pass gives the pseudo-clean
+mean, the flows are estimated again on it, and the final pass uses them (:func:`propagation_flows`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 
 from stbn import speed as speed_switches
 from stbn.config import InferConfig, SpeedConfig
+from stbn.errors import StbnError
 from stbn.losses import posterior_mean
 from stbn.models import STBN
 from stbn.streaming import stream_outputs
@@ -53,16 +56,41 @@ def denoise_clip(
         if infer is not None and infer.streaming:
             den = torch.stack(list(denoise_frames(net, (x[:, t] for t in range(x.shape[1])), s, flows, infer, speed)), 1)
         else:
+            m = s if net.uses_noise_map else None
             with torch.no_grad():
-                if speed.precision != "fp32" and flows is None:
-                    flows = net.estimate_flows(x)  # flows in full precision
+                flows = propagation_flows(net, x, m, flows, speed.precision, net.reestimate_flow)
                 with speed_switches.autocast(speed.precision, device):
-                    out = net(x, noise_map=s if net.uses_noise_map else None, flows=flows)
+                    out = net(x, noise_map=m, flows=flows)
                 den = _estimate(net, out.to(x.dtype), x, s)
     finally:
         net.train(was_training)
     den = den.clamp(0.0, 1.0).to(noisy.device)
     return den[0] if single else den
+
+
+def propagation_flows(
+    net: STBN,
+    noisy: torch.Tensor,
+    noise_map: torch.Tensor | float | None,
+    flows: tuple[torch.Tensor, torch.Tensor] | None = None,
+    precision: speed_switches.Precision = "fp32",
+    reestimate: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The flows ``net`` propagates a clip ``(N, T, C, H, W)`` with: 2 x ``(N, T-1, 2, H, W)``, no gradient.
+
+    ``flows`` if given, else ``net``'s estimator on the noisy frames, in full precision. With
+    ``reestimate`` (:attr:`STBN.reestimate_flow` at inference; training from ``flow.distill.start_step``)
+    a first pass of ``net`` with those flows (autocast ``precision``) gives the pseudo-clean mean, and
+    the flows are estimated again on it (:meth:`STBN.pseudo_clean`). ``noise_map`` as for ``net``.
+    """
+    with torch.no_grad():
+        if flows is None:
+            flows = net.estimate_flows(noisy)
+        if reestimate:
+            with speed_switches.autocast(precision, noisy.device):
+                first = net(noisy, noise_map=noise_map, flows=flows)
+            flows = net.estimate_flows(net.pseudo_clean(first.to(noisy.dtype)))
+    return flows
 
 
 def _estimate(net: STBN, out: torch.Tensor, noisy: torch.Tensor, sigma: float | torch.Tensor | None) -> torch.Tensor:
@@ -80,11 +108,16 @@ def denoise_frames(
 ) -> Iterator[torch.Tensor]:
     """Stream: noisy frames ``(N, C, H, W)`` in (read once, in order), clamped estimates out, one per frame.
 
-    Memory does not grow with the number of frames (:mod:`stbn.streaming`; tiled if ``infer.tile``);
-    ``sigma`` as for :func:`denoise_clip`, constant over time; frames go to the model's device. The
-    model should be in eval mode; with ``speed.channels_last`` it is converted in place.
+    With ``infer.spill`` (the default) resident memory does not grow with the number of frames
+    (:mod:`stbn.streaming`, which says what does without spilling; tiled if ``infer.tile``, which a
+    model with :attr:`STBN.reestimate_flow` does not support yet). ``sigma`` as for :func:`denoise_clip`,
+    constant over time; frames go to the model's device. The model should be in eval mode; with
+    ``speed.channels_last`` it is converted in place.
     """
     infer, speed = infer or InferConfig(), speed or SpeedConfig()
+    if infer.tile and net.reestimate_flow:
+        raise StbnError("infer.tile: tiled streaming cannot re-estimate flows (flow.distill with dis) yet; "
+                        "use infer.tile: 0")
     device = next(net.parameters()).device
     sigma = sigma.to(device) if isinstance(sigma, torch.Tensor) else sigma
     speed_switches.prepare_model(net, speed.channels_last)

@@ -19,6 +19,11 @@ and so are *all* T frames and 2(T-1) flows of the clip: memory grows linearly wi
 frame at 960x540 in fp32 (6.2 MB frame, 8.3 MB flows), plus ``sqrt(T)`` growth of the states (133 MB
 each at 960x540 and paper width). Precomputed ``flows`` are held as given in either mode.
 
+A model with :attr:`STBN.reestimate_flow` gets one more pass first (:func:`reestimate_flows`): the same
+schedule runs over the stored clip, each pair's flows are estimated again on the pseudo-clean mean as
+the pair's outputs arrive (one mean frame is held), into stores of the clip's kind that then replace the
+noisy frames' flows.
+
 Outputs equal whole-clip inference for the same model and flows up to floating-point summation order
 (different batch sizes in the convolutions).
 """
@@ -97,6 +102,37 @@ def _stack(frames: list[torch.Tensor], channels_last: bool) -> torch.Tensor:
     return out
 
 
+def _put_pair_flows(
+    net: STBN, fwd: TensorStore, bwd: TensorStore, t: int, prev: torch.Tensor, cur: torch.Tensor
+) -> None:
+    """Estimate the flows of the pair ``(t-1, t)`` from frames ``(N, C, H, W)`` in full precision and
+    store them under ``t-1``."""
+    f, b = net.estimate_flows(torch.stack((prev, cur), dim=1))
+    fwd.put(t - 1, f[:, 0])
+    bwd.put(t - 1, b[:, 0])
+
+
+def reestimate_flows(net: STBN, clip: StoredClip, outputs: Iterable[torch.Tensor]) -> None:
+    """Replace ``clip``'s flows by flows estimated on the pseudo-clean mean (:meth:`STBN.pseudo_clean`)
+    of ``outputs``, the network outputs ``(N, out_channels, H, W)`` of a first pass over the whole
+    frames of ``clip`` for t = 0 .. T-1. Pairs are estimated as they arrive; only one mean frame is held."""
+    fwd, bwd = clip.new_store(), clip.new_store()
+    prev: torch.Tensor | None = None
+    try:
+        for t, out in enumerate(outputs):
+            mean = net.pseudo_clean(out.unsqueeze(1))[:, 0]
+            if prev is not None:
+                _put_pair_flows(net, fwd, bwd, t, prev, mean)
+            prev = mean
+    except BaseException:
+        fwd.close()
+        bwd.close()
+        raise
+    clip.fwd.close()
+    clip.bwd.close()
+    clip.fwd, clip.bwd = fwd, bwd
+
+
 def ingest(
     net: STBN,
     frames: Iterable[torch.Tensor],
@@ -117,9 +153,7 @@ def ingest(
                 raise ValueError(f"frame {t} is {tuple(x.shape)}, frame 0 was {tuple(prev.shape)}")
             clip.frames.put(t, x)
             if prev is not None and flows is None:
-                f, b = net.estimate_flows(torch.stack((prev, x), dim=1))
-                clip.fwd.put(t - 1, f[:, 0])
-                clip.bwd.put(t - 1, b[:, 0])
+                _put_pair_flows(net, clip.fwd, clip.bwd, t, prev, x)
             prev, clip.length, clip.size = x, t + 1, (x.shape[-2], x.shape[-1])
         if prev is None:
             raise ValueError("streaming got no frames")
@@ -238,7 +272,8 @@ def stream_outputs(
         broadcastable to ``(N, 1, C, H, W)``.
     flows
         Optional precomputed ``(fwd, bwd)``, each ``(N, T-1, 2, H, W)``; default: the model's estimator,
-        one adjacent pair at a time.
+        one adjacent pair at a time. A model with :attr:`STBN.reestimate_flow` re-estimates them on the
+        mean of a first pass over the whole frames (:func:`reestimate_flows`).
     spill, spill_dir
         Spill frames, flows and backward states to a temporary file in ``spill_dir`` (None: the system
         temp folder) so memory does not grow with T; False keeps every frame and flow in memory (linear
@@ -260,8 +295,10 @@ def stream_outputs(
     speed.check_precision(precision, next(net.parameters()).device)
     clip = ingest(net, frames, flows, spill=spill, spill_dir=spill_dir)
     try:
-        yield from stream_stored(net, clip, noise_map, segment=segment, precision=precision,
-                                 channels_last=channels_last, crop=crop)
+        kw = dict(segment=segment, precision=precision, channels_last=channels_last)
+        if net.reestimate_flow:
+            reestimate_flows(net, clip, (out for _, out in stream_stored(net, clip, noise_map, **kw)))
+        yield from stream_stored(net, clip, noise_map, crop=crop, **kw)
     finally:
         clip.close()
 

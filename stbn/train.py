@@ -1,8 +1,10 @@
 """Training: the optimisation step, the resumable training run, and self-supervised fitting on one video.
 
 Loss: Gaussian NLL for Gaussian heads (sRGB), sum-reduced L2 to the noisy input for direct heads
-(raw); plus the flow-distillation loss when configured. Adam over the denoiser (and the flow student
-as its own parameter group), MultiStepLR, gradient-norm clipping, all from the config.
+(raw); plus the flow-distillation loss when configured. A model that re-estimates its flows
+(:attr:`STBN.reestimate_flow`) does so from ``flow.distill.start_step`` on: one more forward pass
+without gradient per step (:func:`stbn.infer.propagation_flows`). Adam over the denoiser (and the flow
+student as its own parameter group), MultiStepLR, gradient-norm clipping, all from the config.
 
 Outputs of :func:`train` in ``out``: ``last.pt`` (resumable: model, optimiser, scheduler, RNG states,
 config, provenance) every ``checkpoint_every`` steps and at the end, ``model.pt`` (final weights,
@@ -33,6 +35,7 @@ from stbn.data.raw import crvd_scenes, read_crvd_sequence
 from stbn.device import set_threads
 from stbn.distill import FlowDistillation, denoiser_parameters
 from stbn.errors import StbnError
+from stbn.infer import propagation_flows
 from stbn.losses import gaussian_nll, raw_l2
 from stbn.metrics import frame_psnr, hierarchical_mean
 from stbn.models import STBN
@@ -80,7 +83,7 @@ class Trainer:
     def __init__(self, cfg: ExperimentConfig, net: STBN) -> None:
         self.cfg, self.net = cfg, prepare_model(net, cfg.speed.channels_last)
         self.distill: FlowDistillation | None = None
-        if cfg.flow.distill.enabled:
+        if cfg.flow.refinement == "distill":
             d = cfg.flow.distill
             self.distill = FlowDistillation(net.flow, lam=d.lam, reg=d.reg, start_step=d.start_step)
         else:
@@ -97,11 +100,12 @@ class Trainer:
         noisy = batch.noisy.to(device)
         sigma = batch.sigma.to(device) if batch.sigma is not None else None
         precision = self.cfg.speed.precision
+        m = sigma if self.net.uses_noise_map else None
         flows = tuple(f.to(device) for f in batch.flows) if batch.flows is not None else None
-        if flows is None and precision != "fp32":
-            flows = self.net.estimate_flows(noisy)  # flows in full precision
+        reestimate = self.net.reestimate_flow and step >= self.cfg.flow.distill.start_step
+        flows = propagation_flows(self.net, noisy, m, flows, precision, reestimate)
         with autocast(precision, device):
-            out = self.net(noisy, noise_map=sigma if self.net.uses_noise_map else None, flows=flows)
+            out = self.net(noisy, noise_map=m, flows=flows)
         if self.net.head_kind != "gaussian":
             loss = raw_l2(out, noisy)
         else:
@@ -312,15 +316,15 @@ def fit(
     step so far, setup included, would take it past the budget); the config's milestones (as fractions of
     ``train.iterations``) are stretched over that budget, so the learning rate ends decayed either way.
     Clips are ``min(T, clip_length)`` frames with crops ``min(crop, H, W)``, stride 1. A fixed flow
-    estimator (not ``none``, no distillation) runs once on the whole video, inside the time budget, and
-    the steps take crops of its flows.
+    estimator (not ``none``, not distilled) runs once on the whole video, inside the time budget, and
+    the steps take crops of its flows (with re-estimation, the flows of the first pass).
     """
     if (steps is None) == (minutes is None):
         raise ValueError("fit: give exactly one of steps and minutes")
     start = clock()
     d, t = cfg.data, cfg.train
     flows = None
-    if cfg.flow.estimator != "none" and not cfg.flow.distill.enabled:
+    if cfg.flow.estimator != "none" and cfg.flow.refinement != "distill":
         video = torch.from_numpy(np.ascontiguousarray(noisy)).permute(0, 3, 1, 2).unsqueeze(0)
         flows = [tuple(f[0].cpu() for f in net.estimate_flows(video.to(next(net.parameters()).device)))]
     clips = TrainingClips(

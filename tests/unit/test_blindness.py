@@ -1,14 +1,18 @@
-"""Lattice blindness of the whole recurrent model (both directions, BSA fusion, SRFE, heads)."""
+"""Lattice blindness of the whole recurrent model (both directions, BSA fusion, SRFE, heads), also with
+flows re-estimated on the pseudo-clean mean of a first pass."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from stbn import STBN
 from stbn.analysis.blindness import check_blindness
+from stbn.infer import propagation_flows
 from stbn.models.blindspot import CentralMaskedConv2d
+from stbn.models.flow import DISFlow, FlowEstimator
 from stbn.ops import shuffle
 
 FRAMES = 5
@@ -71,6 +75,50 @@ def test_paper_width_64x64(in_channels):
     results = check_blindness(net, 3, 64, 64, qs, per_channel=False)
     assert [r for r in results if r.lattice_leaks] == []
     assert all(r.off_lattice_nonzero == r.off_lattice_total == 3072 for r in results)
+
+
+class DiffFlow(FlowEstimator):
+    """A differentiable test estimator: flows from frame differences (pixels)."""
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        d = frames[:, 1:] - frames[:, :-1]
+        return 6.0 * d[:, :, :2], -4.0 * d[:, :, 1:]
+
+
+class Reestimating(nn.Module):
+    """What :func:`check_blindness` sees of a re-estimating model: the flows it passes are the first
+    pass's, ``reestimate(net, noisy, noise_map, flows)`` gives the final pass's."""
+
+    def __init__(self, net: STBN, reestimate) -> None:
+        super().__init__()
+        self.net, self.reestimate = net, reestimate
+        self.in_channels, self.out_channels = net.in_channels, net.out_channels
+
+    def forward(self, noisy, noise_map=None, flows=None):
+        return self.net(noisy, noise_map=noise_map, flows=self.reestimate(self.net, noisy, noise_map, flows))
+
+
+def with_gradient(net: STBN, noisy, noise_map, flows):
+    """The re-estimation done wrong: the mean and the flows keep their graph."""
+    return net.flow(net.flow_frames(net(noisy, noise_map=noise_map, flows=flows)[:, :, : net.in_channels]))
+
+
+@pytest.mark.parametrize(
+    ("flow", "warp"), [(DISFlow(), "nearest"), (DiffFlow(), "bilinear")], ids=["dis", "differentiable"]
+)
+def test_reestimated_flows_keep_the_lattice_blind(flow, warp):
+    """Flows re-estimated on the first pass's mean carry no gradient, so the final pass is exactly blind;
+    with a differentiable estimator and bilinear warping a re-estimation with gradient would leak."""
+    net = small_net(3, warp)
+    net.flow = flow
+    h, w = 24, 28
+    model = Reestimating(net, lambda n, x, m, f: propagation_flows(n, x, m, f, reestimate=True))
+    results = check_blindness(model, FRAMES, h, w, queries(h, w), per_channel=False)
+    assert [r for r in results if r.lattice_leaks] == []
+    assert all(r.off_lattice_nonzero == r.off_lattice_total for r in results)
+    if warp == "bilinear":
+        leaky = check_blindness(Reestimating(net, with_gradient), FRAMES, h, w, queries(h, w), per_channel=False)
+        assert sum(r.lattice_leaks for r in leaky) > 0
 
 
 def test_negative_control_pixel_unshuffle_leaks(monkeypatch):

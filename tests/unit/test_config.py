@@ -50,7 +50,8 @@ def test_overrides_are_parsed_and_validated_like_the_file(tmp_path):
         ("train: {milestones: [5, 3]}", r"strictly increasing"),
         ("data: {kind: raw}", r"model\.in_channels must be 4"),
         ("data: {kind: raw}\nmodel: {in_channels: 4, head: gaussian}", r"head gaussian needs a known sigma"),
-        ("flow: {distill: {enabled: true}}", r"needs flow\.estimator pwcnet"),
+        ("flow: {distill: {enabled: true}}", r"flow\.distill\.enabled: estimator none has no flow to refine"),
+        ("flow: {estimator: dis, distill: {enabled: true}}\ninfer: {tile: 256}", r"infer\.tile cannot be combined"),
         ("data: {isos: [800]}", r"no noise calibration for ISO \[800\]"),
         ("data: {fixed_noisy: true, sigma: [5, 55]}", r"one fixed data\.sigma"),
         ("- 1", r"expected a mapping"),
@@ -63,6 +64,15 @@ def test_bad_configs_name_the_file_and_key(tmp_path, text, message):
     with pytest.raises(StbnError, match=message) as err:
         load_config(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "enabled", "refinement"),
+    [("pwcnet", True, "distill"), ("dis", True, "reestimate"), ("dis", False, "off"), ("none", False, "off")],
+)
+def test_flow_refinement_follows_the_estimator(estimator, enabled, refinement):
+    cfg = load_config(None, [f"flow.estimator={estimator}", f"flow.distill.enabled={str(enabled).lower()}"])
+    assert cfg.flow.refinement == refinement
 
 
 def test_missing_file_and_unknown_preset():

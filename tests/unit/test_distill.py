@@ -1,14 +1,20 @@
-"""Flow refinement by distillation: the student learns from the flow loss only, the teacher stays
-frozen, the loss is gated by step, weight-free estimators re-estimate instead, and the denoiser stays
-lattice-blind with the student estimating its flows."""
+"""Flow refinement: by distillation the student learns from the flow loss only, the teacher stays
+frozen, the loss is gated by step, and the denoiser stays lattice-blind with the student estimating its
+flows; with DIS, training steps re-estimate the flows on the pseudo-clean mean from start_step on."""
+
+import math
 
 import pytest
 import torch
 
 from stbn import STBN
+from stbn.checkpoint import build_model
+from stbn.config import load_config
+from stbn.data.clips import Batch
 from stbn.distill import FlowDistillation, denoiser_parameters
 from stbn.losses import gaussian_nll
 from stbn.models.flow import DISFlow, PWCFlow
+from stbn.train import Trainer
 
 SIGMA = 30 / 255
 
@@ -66,13 +72,69 @@ def test_teacher_state_round_trip():
     assert all(torch.equal(v, a.teacher.state_dict()[k]) for k, v in b.teacher.state_dict().items())
 
 
-def test_weight_free_estimator_reestimates_on_pseudo_clean(noisy):
+def test_weight_free_estimator_has_nothing_to_distill(noisy):
     distill = FlowDistillation(DISFlow(), start_step=0)
     assert distill.param_groups() == [] and not distill.active(10**6)
     assert distill.loss(noisy, noisy, step=10**6) == 0
-    mu = noisy.flip(-1)
-    for a, b in zip(distill.refined_flows(mu), DISFlow()(mu)):
-        assert torch.equal(a, b)
+
+
+class Recorder:
+    """Wraps ``net.forward`` and ``net.flow.forward``, recording what they get and give."""
+
+    def __init__(self, net: STBN, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.estimates: list[tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]] = []  # (frames, flows)
+        self.passes: list[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]] = []  # (flows, output)
+        estimate, forward = net.flow.forward, net.forward
+
+        def recording_estimate(frames):
+            flows = estimate(frames)
+            self.estimates.append((frames.detach().clone(), flows))
+            return flows
+
+        def recording_forward(noisy, noise_map=None, flows=None):
+            out = forward(noisy, noise_map=noise_map, flows=flows)
+            self.passes.append((flows, out.detach().clone()))
+            return out
+
+        monkeypatch.setattr(net.flow, "forward", recording_estimate)
+        monkeypatch.setattr(net, "forward", recording_forward)
+
+
+@pytest.mark.parametrize("precomputed", [False, True], ids=["estimated", "precomputed-noisy-flows"])
+def test_dis_training_step_reestimates_the_flows_on_the_pseudo_clean_mean(noisy, monkeypatch, precomputed):
+    """Before start_step the step propagates with flows on the noisy frames; from it on, a first pass
+    without gradient gives the mean, DIS runs again on it (detached, clamped) and the step uses those."""
+    cfg = load_config(None, ["flow.estimator=dis", "flow.distill.enabled=true", "flow.distill.start_step=1"],
+                      base="tiny")
+    assert cfg.flow.refinement == "reestimate"
+    torch.manual_seed(0)
+    net = build_model(cfg)
+    trainer = Trainer(cfg, net)
+    assert net.reestimate_flow and trainer.distill is None
+    x = noisy.expand(2, -1, -1, -1, -1).contiguous() * 0.8 + 0.1
+    noisy_flows = DISFlow()(x) if precomputed else None
+    batch = Batch(noisy=x, clean=None, sigma=torch.full((2, 1, 1, 1, 1), SIGMA), flows=noisy_flows)
+    rec = Recorder(net, monkeypatch)
+
+    trainer.step(batch, step=0)
+    assert len(rec.passes) == 1 and len(rec.estimates) == (0 if precomputed else 1)
+    first_flows = noisy_flows if precomputed else rec.estimates[0][1]
+    assert all(torch.equal(a, b) for a, b in zip(rec.passes[0][0], first_flows))
+
+    rec.estimates.clear()
+    rec.passes.clear()
+    before = snapshot(net)
+    loss, _ = trainer.step(batch, step=1)
+    assert math.isfinite(loss) and any(not torch.equal(net.state_dict()[k], v) for k, v in before.items())
+    assert len(rec.passes) == 2 and len(rec.estimates) == (1 if precomputed else 2)
+    (pass1_flows, pass1_out), (final_flows, _) = rec.passes
+    if not precomputed:
+        assert torch.equal(rec.estimates[0][0], x)
+        assert all(torch.equal(a, b) for a, b in zip(pass1_flows, rec.estimates[0][1]))
+    mean_frames, mean_flows = rec.estimates[-1]
+    assert torch.equal(mean_frames, pass1_out[:, :, :3].clamp(0, 1)) and not torch.equal(mean_frames, x)
+    assert all(torch.equal(a, b) for a, b in zip(final_flows, mean_flows))
+    assert not all(torch.equal(a, b) for a, b in zip(final_flows, pass1_flows))
 
 
 def test_denoiser_stays_lattice_blind_with_the_student_in_the_loop(noisy):

@@ -1,4 +1,5 @@
-"""Streaming inference equals whole-clip inference (fp32, small model), and its stores are exact."""
+"""Streaming inference equals whole-clip inference (fp32, small model; also for a model re-estimating its
+flows), and its stores are exact."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import pytest
 import torch
 
 from stbn import STBN
+from stbn.config import InferConfig
+from stbn.errors import StbnError
+from stbn.infer import denoise_clip, propagation_flows
 from stbn.models.flow import FlowEstimator
 from stbn.spill import DiskStore, MemoryStore
 from stbn.streaming import stream_outputs
@@ -25,9 +29,9 @@ class DiffFlow(FlowEstimator):
         return fwd, bwd
 
 
-def small_net(in_channels: int, flow: FlowEstimator | None = None) -> STBN:
+def small_net(in_channels: int, flow: FlowEstimator | None = None, **kw) -> STBN:
     torch.manual_seed(in_channels)
-    net = STBN(in_channels, num_channels=8, num_resblocks=1, srfe_blocks=1, srfe_groups=1, flow=flow).eval()
+    net = STBN(in_channels, num_channels=8, num_resblocks=1, srfe_blocks=1, srfe_groups=1, flow=flow, **kw).eval()
     for p in net.parameters():  # random weights and biases, not just the default init
         p.data.add_(0.05 * torch.randn_like(p))
     return net
@@ -68,6 +72,32 @@ def test_stream_equals_whole_clip_with_given_flows(t_len, segment, channels_last
     for spill in (True, False):
         got = streamed(net, x, sigma, flows, spill=spill, segment=segment, channels_last=channels_last)
         assert (got - ref).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("spill", "segment", "given"), [(True, 0, False), (False, 0, False), (True, 2, True), (False, 4, True)]
+)
+def test_reestimating_model_streams_like_the_whole_clip(spill, segment, given):
+    """The refinement variant: a first pass, flows re-estimated on its mean, the final pass. Bilinear
+    warping keeps the comparison continuous in the flows (they come from two differently summed means)."""
+    net = small_net(3, DiffFlow(), warp="bilinear", reestimate_flow=True)
+    x = clip(3, 6)
+    flows = net.estimate_flows(x) if given else None
+    with torch.no_grad():
+        refined = propagation_flows(net, x, 0.1, flows, reestimate=True)
+        ref = net(x, noise_map=0.1, flows=refined)
+        plain = net(x, noise_map=0.1, flows=flows)
+    assert (ref - plain).abs().max() > 1e-3  # the re-estimated flows matter
+    got = streamed(net, x, 0.1, flows, spill=spill, segment=segment)
+    assert (got - ref).abs().max() < 1e-5
+    infer = InferConfig(spill=spill, segment=segment)
+    assert (denoise_clip(net, x, 0.1, flows, infer=infer) - denoise_clip(net, x, 0.1, flows)).abs().max() < 1e-5
+
+
+def test_tiles_refuse_flow_reestimation():
+    net = small_net(3, DiffFlow(), reestimate_flow=True)
+    with pytest.raises(StbnError, match="infer.tile"):
+        denoise_clip(net, clip(3, 3), 0.1, infer=InferConfig(tile=8))
 
 
 def test_noisy_frames_come_back_in_order_and_temp_files_are_closed(tmp_path):
