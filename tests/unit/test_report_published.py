@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,8 @@ def test_official_file_imports_with_identical_weights(script, tmp_path: Path) ->
     original = build_model(cfg, flow_weights=False).state_dict()
     published = stbn_to_official({k: v for k, v in original.items() if not k.startswith("flow.")})
     flow = to_port_state_dict({k[len("flow.net."):]: v for k, v in original.items() if k.startswith("flow.net.")})
-    published.update({"module.pwcnet.net" + k[len("module"):]: v for k, v in flow.items()})
+    # the published file names every part of the port's keys "net..." (netExtractor.netOne.0.weight)
+    published.update({"module.pwcnet." + re.sub(r"(^|\.)module(?=[A-Z])", r"\1net", k): v for k, v in flow.items()})
     path = tmp_path / "STBN_sigma30.pth"
     torch.save(published, path)
 

@@ -160,7 +160,11 @@ def describe(experiment):
     levels = ", ".join(map(str, exp.get("sigmas", exp.get("isos", []))))
     levels = f"sigma {levels}" if "sigmas" in exp else f"ISO {levels}"
     variants = "; ".join(f"``{v}``: {', '.join(_flatten(s)) or 'as above'}" for v, s in exp["variants"].items())
-    distill = f" with distillation (lambda {f.distill.lam:g} from step {f.distill.start_step})"
+    distill = (
+        f" with distillation (lambda {f.distill.lam:g} from step {f.distill.start_step})"
+        if f.estimator == "pwcnet"
+        else f" re-estimated on the pseudo-clean mean from step {f.distill.start_step}"
+    )
     lines = [
         f"- **Run**: workflow config ``{', '.join(map(str, workflow.configfiles)) or 'config.yaml'}``, experiment "
         f"``{experiment}`` (stbn config ``{exp['config']}``), {levels}.",
