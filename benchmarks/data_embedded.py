@@ -1,11 +1,11 @@
 """Time materialising the embedded datasets into a fresh folder and print their sizes.
 
-Usage: .venv/bin/python benchmarks/data_embedded.py [OUT]   (default: a temporary folder, removed after)
+    .venv/bin/python benchmarks/data_embedded.py [--out DIR]   (default: a temporary folder, removed after)
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -15,8 +15,11 @@ from stbn.data.embedded import materialise
 
 def main() -> None:
     """Materialise once (timed), again (the idempotent no-op, timed), then print files and MiB per dataset."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, help="materialise here and keep it (default: a temporary folder)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tmp)
+        out = args.out or Path(tmp)
         start = time.perf_counter()
         roots = materialise(out, force=True)
         built = time.perf_counter() - start
