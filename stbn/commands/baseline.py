@@ -16,6 +16,7 @@ import numpy as np
 
 from stbn.commands.protocol_args import (
     add_test_data_arguments,
+    check_out,
     check_test_data,
     open_test_sequences,
     save_sample,
@@ -44,8 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the inputs, then denoise, score and time every frame of every test sequence."""
+    """Check the inputs and OUT, then denoise, score and time every frame of every test sequence into a
+    temporary sibling of OUT that becomes OUT only when every result is written."""
     from stbn.baselines import denoise_sequence
+    from stbn.data.atomic import atomic_output
     from stbn.metrics import summarise
     from stbn.protocol import score_sequence
     from stbn.provenance import provenance
@@ -53,33 +56,35 @@ def run(args: argparse.Namespace) -> int:
     kind = check_test_data(args)
     if kind == "raw" and args.method != "noisy":
         raise StbnError(f"--method {args.method}: the classical baselines run on sRGB only (raw: --method noisy)")
+    check_out(args.out)
     sequences, keys, max_frames = open_test_sequences(args, kind)
-    (args.out / "samples").mkdir(parents=True, exist_ok=True)  # the folder exists even with no samples
     rows: list[dict[str, object]] = []
-    for i, seq in enumerate(sequences):
-        outputs = list(denoise_sequence(seq.noisy, args.sigma, args.method, workers=args.workers))
-        denoised = np.stack([frame for frame, _ in outputs])
-        scored = score_sequence(seq, denoised, kind)
-        rows += [{**row, "seconds": seconds} for row, (_, seconds) in zip(scored, outputs)]
-        print(f"{args.method} {seq.name}: {len(outputs)} frames", file=sys.stderr)
-        if i < args.samples and kind == "srgb":
-            save_sample(args.out, seq.name, seq.noisy, denoised, seq.clean)
-    if not rows:
-        raise StbnError(f"{args.data}: no test sequences")
-    seconds = sum(float(r["seconds"]) for r in rows)  # type: ignore[arg-type]
-    summary = {
-        **summarise(rows, keys),
-        "method": args.method,
-        "data": str(args.data),
-        "noisy": str(args.noisy) if args.noisy else None,
-        "sigma": args.sigma,
-        "iso": args.iso,
-        "max_frames": max_frames,
-        "seconds": seconds,
-        "seconds_per_frame": seconds / len(rows),
-        "provenance": provenance(),
-    }
-    write_results(args.out, rows, (*keys[:-1], *FIELDS), summary)
+    with atomic_output(args.out.absolute(), directory=True) as out:
+        (out / "samples").mkdir()  # the folder exists even with no samples
+        for i, seq in enumerate(sequences):
+            outputs = list(denoise_sequence(seq.noisy, args.sigma, args.method, workers=args.workers))
+            denoised = np.stack([frame for frame, _ in outputs])
+            scored = score_sequence(seq, denoised, kind)
+            rows += [{**row, "seconds": seconds} for row, (_, seconds) in zip(scored, outputs)]
+            print(f"{args.method} {seq.name}: {len(outputs)} frames", file=sys.stderr)
+            if i < args.samples and kind == "srgb":
+                save_sample(out, seq.name, seq.noisy, denoised, seq.clean)
+        if not rows:
+            raise StbnError(f"{args.data}: no test sequences")
+        seconds = sum(float(r["seconds"]) for r in rows)  # type: ignore[arg-type]
+        summary = {
+            **summarise(rows, keys),
+            "method": args.method,
+            "data": str(args.data),
+            "noisy": str(args.noisy) if args.noisy else None,
+            "sigma": args.sigma,
+            "iso": args.iso,
+            "max_frames": max_frames,
+            "seconds": seconds,
+            "seconds_per_frame": seconds / len(rows),
+            "provenance": provenance(),
+        }
+        write_results(out, rows, (*keys[:-1], *FIELDS), summary)
     print(f"{args.method}: PSNR {summary['psnr']:.4f} dB  SSIM {summary['ssim']:.4f}  "
           f"{summary['seconds_per_frame']:.3g} s/frame ({len(rows)} frames)", file=sys.stderr)
     return 0

@@ -131,3 +131,21 @@ def test_cli_makes_the_samples_folder_even_without_samples(test_set: Path, tmp_p
     out = tmp_path / "noisy"
     assert main(["baseline", "--method", "noisy", "--data", str(test_set), "--sigma", "50", "--out", str(out)]) == 0
     assert (out / "samples").is_dir() and not list((out / "samples").iterdir())
+
+
+def test_cli_failure_leaves_no_output(test_set: Path, tmp_path: Path) -> None:
+    """OUT appears as a whole: a sequence that fails after another was scored leaves no OUT behind."""
+    from stbn.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a").symlink_to(test_set / "astronaut")
+    (data / "b").mkdir()
+    (data / "b" / "00000.png").write_bytes(b"not a png")
+    argv = ["baseline", "--method", "noisy", "--data", str(data), "--sigma", "30", "--samples", "2"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no OUT, no temporary sibling
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    assert main([*argv, "--out", str(tmp_path / "mine")]) == 2
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
