@@ -144,6 +144,8 @@ class DataConfig(_Section):
     """Raw: ISOs whose calibrated noise is drawn per clip."""
     fixed_noisy: bool = False
     """Train on one fixed noisy realisation per sequence (train on the test video) instead of fresh noise."""
+    augment: bool = False
+    """Flip, transpose and reverse each training clip at random, flows moved with it (sRGB; the paper: none)."""
     max_frames: int | None = Field(None, ge=1)
     """Use at most this many frames of each sequence (None: all)."""
     val_sigma: float = Field(30.0, ge=0.0, le=255.0)
@@ -165,6 +167,8 @@ class DataConfig(_Section):
             raise ValueError(f"data.isos / data.val_iso: no noise calibration for ISO {unknown} (known: {CRVD_ISOS})")
         if not self.isos:
             raise ValueError("data.isos must not be empty")
+        if self.augment and self.kind == "raw":
+            raise ValueError("data.augment is for sRGB clips: flipping packed Bayer planes would move the CFA phase")
         return self
 
     @property

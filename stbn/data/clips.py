@@ -97,7 +97,8 @@ class TrainingClips:
     ``noisy``: fixed noisy sequences (one realisation, e.g. the video to denoise); the loss then sees
     the same noise every time, and sRGB uses ``sigma_range[0]``. Give either or both (both: ``clean``
     is only carried along for logging). ``flows``: per sequence the whole sequence's ``(fwd, bwd)``
-    flows, each ``(T_i - 1, 2, H, W)``, estimated once; batches then carry their crops.
+    flows, each ``(T_i - 1, 2, H, W)``, estimated once; batches then carry their crops. ``augment``: each clip is flipped, transposed and
+    reversed in time at random (:func:`augment`; its own random stream, so runs without it are unchanged).
     """
 
     def __init__(
@@ -113,6 +114,7 @@ class TrainingClips:
         sigma_range: tuple[float, float] = (30.0, 30.0),
         isos: Sequence[int] = (25600,),
         flows: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
+        augment: bool = False,
     ) -> None:
         source = noisy if noisy is not None else clean
         if not source:
@@ -126,7 +128,7 @@ class TrainingClips:
             )
         self.sampler = ClipSampler(shapes, clip_length, stride, crop, batch_size, seed)
         self.kind, self.seed, self.clean, self.noisy = kind, seed, clean, noisy
-        self.sigma_range, self.isos, self.flows = sigma_range, list(isos), flows
+        self.sigma_range, self.isos, self.flows, self.augment = sigma_range, list(isos), flows, augment
 
     @classmethod
     def from_config(cls, cfg: DataConfig, clean: Sequence[np.ndarray], seed: int) -> TrainingClips:
@@ -135,7 +137,7 @@ class TrainingClips:
         noisy = [fixed_noisy(c, cfg.kind, cfg.sigma_range[0], cfg.isos[0]) for c in clean] if cfg.fixed_noisy else None
         return cls(
             cfg.kind, cfg.clip_length, cfg.temporal_stride, cfg.crop, cfg.batch_size, seed,
-            clean=clean, noisy=noisy, sigma_range=cfg.sigma_range, isos=cfg.isos,
+            clean=clean, noisy=noisy, sigma_range=cfg.sigma_range, isos=cfg.isos, augment=cfg.augment,
         )
 
     def batch(self, step: int) -> Batch:
@@ -157,7 +159,12 @@ class TrainingClips:
         else:
             isos = [self.isos[int(i)] for i in torch.randint(len(self.isos), (n,), generator=gen)]
             noisy = torch.stack([raw_noisy(c, iso, gen) for c, iso in zip(clean, isos)])
-        return Batch(noisy=noisy, clean=clean, sigma=sigma, flows=self._flows(specs))
+        flows = self._flows(specs)
+        if self.augment:
+            codes = torch.randint(16, (n,), generator=torch.Generator().manual_seed(_seed(self.seed, 3, step)))
+            noisy, flows = augment(noisy, flows, codes)
+            clean = augment(clean, None, codes)[0] if clean is not None else None
+        return Batch(noisy=noisy, clean=clean, sigma=sigma, flows=flows)
 
     def _flows(self, specs: list[tuple[int, int, int, int]]) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The crops of the precomputed flows for ``specs`` (the flows between a clip's own frames)."""
@@ -169,6 +176,43 @@ class TrainingClips:
             for seq, start, top, left in specs
         ]
         return torch.stack([c[0] for c in crops]), torch.stack([c[1] for c in crops])
+
+
+def augment(
+    clips: torch.Tensor, flows: tuple[torch.Tensor, torch.Tensor] | None, codes: torch.Tensor
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    """Per clip, flip rows, flip columns, transpose and reverse time as the bits of ``codes[i]`` (0-15) say.
+
+    ``clips`` ``(N, T, C, s, s)`` (square crops); ``flows`` their ``(fwd, bwd)``, each ``(N, T-1, 2, s, s)``
+    in pixels (channel 0 = x), moved with the frames so that each still aligns the same pairs: a column
+    flip negates x, a row flip y, a transpose swaps them, and reversing time swaps the directions.
+    """
+    out, fwd_out, bwd_out = [], [], []
+    for i, code in enumerate(codes.tolist()):
+        x = clips[i]
+        f, b = (flows[0][i], flows[1][i]) if flows is not None else (None, None)
+        for bit, dim, component in ((1, -2, 1), (2, -1, 0)):  # flip rows (moves y), flip columns (moves x)
+            if code & bit:
+                x = x.flip(dim)
+                if f is not None:
+                    sign = torch.ones(2, 1, 1, dtype=f.dtype)
+                    sign[component] = -1
+                    f, b = f.flip(dim) * sign, b.flip(dim) * sign
+        if code & 4:
+            x = x.transpose(-1, -2)
+            if f is not None:
+                f, b = f.transpose(-1, -2).flip(-3), b.transpose(-1, -2).flip(-3)
+        if code & 8:
+            x = x.flip(0)
+            if f is not None:
+                f, b = b.flip(0), f.flip(0)
+        out.append(x)
+        fwd_out.append(f)
+        bwd_out.append(b)
+    clips = torch.stack(out).contiguous()
+    if flows is None:
+        return clips, None
+    return clips, (torch.stack(fwd_out).contiguous(), torch.stack(bwd_out).contiguous())
 
 
 def raw_noisy(clean: torch.Tensor, iso: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -89,3 +89,52 @@ def test_clear_errors():
         TrainingClips("srgb", 2, 1, 32, 1, seed=0, clean=[np.zeros((5, 16, 16, 3), np.float32)])
     with pytest.raises(StbnError, match=r"expected \(T, H, W, 4\) for raw"):
         TrainingClips("raw", 2, 1, 8, 1, seed=0, clean=[np.zeros((5, 16, 16, 3), np.float32)])
+
+
+def _panned(t=5, size=24, dx=2, dy=-1, seed=0):
+    """A random texture panned by (dx, dy) pixels per frame ``(T, size, size, 3)`` and its exact flows:
+    ``x_t(q) = x_{t-1}(q + fwd)`` with ``fwd = (-dx, -dy)``, and ``bwd = (dx, dy)``, each ``(T-1, 2, s, s)``."""
+    big = np.random.default_rng(seed).random((size + 2 * t * 4, size + 2 * t * 4, 3), dtype=np.float32)
+    c = t * 4
+    frames = np.stack([big[c - i * dy : c - i * dy + size, c - i * dx : c - i * dx + size] for i in range(t)])
+    fwd = torch.tensor([-dx, -dy], dtype=torch.float32).reshape(1, 2, 1, 1).expand(t - 1, 2, size, size)
+    return frames, (fwd.clone(), -fwd.clone())
+
+
+@pytest.mark.parametrize("dx,dy", [(2, -1), (0, 3)])
+def test_augmented_flows_still_align_the_augmented_frames(dx, dy):
+    from stbn.data.clips import augment
+    from stbn.ops.warp import flow_warp
+
+    frames, (fwd, bwd) = _panned(dx=dx, dy=dy)
+    clip = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].repeat(16, 1, 1, 1, 1)
+    x, (f, b) = augment(clip, (fwd[None].repeat(16, 1, 1, 1, 1), bwd[None].repeat(16, 1, 1, 1, 1)), torch.arange(16))
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))  # away from the zero-padded border
+    seen = set()
+    for code in range(16):
+        xs, fs, bs = x[code], f[code], b[code]
+        torch.testing.assert_close(flow_warp(xs[:-1], fs)[inner], xs[1:][inner], rtol=0, atol=0)
+        torch.testing.assert_close(flow_warp(xs[1:], bs)[inner], xs[:-1][inner], rtol=0, atol=0)
+        seen.add(xs.numpy().tobytes())
+    assert len(seen) == 16  # every code is a different clip
+
+
+def test_augmented_batches_are_deterministic_and_off_changes_nothing():
+    frames, flows = _panned(t=6, size=20)
+    kwargs = dict(kind="srgb", clip_length=4, stride=1, crop=12, batch_size=3, seed=5, noisy=[frames],
+                  sigma_range=(30.0, 30.0), flows=[flows])
+    plain, aug, again = (TrainingClips(**kwargs), TrainingClips(**kwargs, augment=True),
+                         TrainingClips(**kwargs, augment=True))
+    changed = False
+    for step in range(6):
+        p, a, a2 = plain.batch(step), aug.batch(step), again.batch(step)
+        torch.testing.assert_close(a.noisy, a2.noisy, rtol=0, atol=0)
+        torch.testing.assert_close(a.flows[0], a2.flows[0], rtol=0, atol=0)
+        torch.testing.assert_close(p.noisy.sum((1, 2, 3, 4)), a.noisy.sum((1, 2, 3, 4)))  # same clips, moved
+        changed |= not torch.equal(p.noisy, a.noisy)
+    assert changed
+
+
+def test_augment_is_refused_for_raw():
+    with pytest.raises(ValueError, match="data.augment is for sRGB"):
+        DataConfig(kind="raw", augment=True)
