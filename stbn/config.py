@@ -379,7 +379,9 @@ def validate_config(data: dict[str, Any], source: str = "config") -> ExperimentC
         raise StbnError(_format_error(source, err)) from None
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None, base: str | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | Path | None, overrides: list[str] | None = None, base: str | None = None
+) -> ExperimentConfig:
     """Load and validate an experiment config.
 
     ``path`` is a YAML file (None: start from ``base``, a preset name, or the defaults); ``overrides``

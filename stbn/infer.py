@@ -54,7 +54,8 @@ def denoise_clip(
     speed_switches.prepare_model(net, speed.channels_last)
     try:
         if infer is not None and infer.streaming:
-            den = torch.stack(list(denoise_frames(net, (x[:, t] for t in range(x.shape[1])), s, flows, infer, speed)), 1)
+            frames = (x[:, t] for t in range(x.shape[1]))
+            den = torch.stack(list(denoise_frames(net, frames, s, flows, infer, speed)), 1)
         else:
             m = s if net.uses_noise_map else None
             with torch.no_grad():
@@ -129,7 +130,8 @@ def denoise_frames(
         stream = stream_tiled(net, moved, m, flows, tile=infer.tile, overlap=infer.tile_overlap, **kw)
     else:
         stream = stream_outputs(net, moved, m, flows, **kw)
+    per_frame = isinstance(sigma, torch.Tensor) and sigma.dim() == 5 and sigma.shape[1] > 1
     for t, (noisy_t, out_t) in enumerate(stream):
-        s = sigma[:, t : t + 1] if isinstance(sigma, torch.Tensor) and sigma.dim() == 5 and sigma.shape[1] > 1 else sigma
+        s = sigma[:, t : t + 1] if per_frame else sigma
         with torch.no_grad():
             yield _estimate(net, out_t.unsqueeze(1), noisy_t.unsqueeze(1), s)[:, 0].clamp(0.0, 1.0)

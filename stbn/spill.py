@@ -75,7 +75,9 @@ class DiskStore:
             self._like = torch.empty_like(cpu)
             self._nbytes = self._like.untyped_storage().nbytes()
         elif cpu.shape != self._like.shape or cpu.dtype != self._like.dtype:
-            raise ValueError(f"DiskStore holds {tuple(self._like.shape)} {self._like.dtype}, got {tuple(cpu.shape)} {cpu.dtype}")
+            raise ValueError(
+                f"DiskStore holds {tuple(self._like.shape)} {self._like.dtype}, got {tuple(cpu.shape)} {cpu.dtype}"
+            )
         data = torch.empty_like(self._like).copy_(cpu)
         os.pwrite(self._file.fileno(), _raw_bytes(data), i * self._nbytes)
         self._written.add(i)

@@ -23,7 +23,8 @@ def add_test_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--noisy", type=Path, help="sRGB: score these noisy frames (same sequence folders), not seed-0 AWGN")
     p.add_argument("--max-frames", type=int, default=None, help="frames per sequence (default: 85 sRGB, 7 raw)")
-    p.add_argument("--samples", type=int, default=0, help="save the middle frame of the first K sequences (OUT/samples/)")
+    p.add_argument("--samples", type=int, default=0,
+                   help="save the middle frame of the first K sequences (OUT/samples/)")
 
 
 def check_test_data(args: argparse.Namespace) -> str:

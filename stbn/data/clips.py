@@ -97,8 +97,9 @@ class TrainingClips:
     ``noisy``: fixed noisy sequences (one realisation, e.g. the video to denoise); the loss then sees
     the same noise every time, and sRGB uses ``sigma_range[0]``. Give either or both (both: ``clean``
     is only carried along for logging). ``flows``: per sequence the whole sequence's ``(fwd, bwd)``
-    flows, each ``(T_i - 1, 2, H, W)``, estimated once; batches then carry their crops. ``augment``: each clip is flipped, transposed and
-    reversed in time at random (:func:`augment`; its own random stream, so runs without it are unchanged).
+    flows, each ``(T_i - 1, 2, H, W)``, estimated once; batches then carry their crops. ``augment``: each
+    clip is flipped, transposed and reversed in time at random (:func:`augment`; its own random stream, so
+    runs without it are unchanged).
     """
 
     def __init__(

@@ -81,7 +81,8 @@ def official_to_stbn(state: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch
         else:
             denoiser[new] = value
     if unknown:
-        raise StbnError(f"not a published STBN state dict: unexpected keys {unknown[:5]}{' ...' if len(unknown) > 5 else ''}")
+        more = " ..." if len(unknown) > 5 else ""
+        raise StbnError(f"not a published STBN state dict: unexpected keys {unknown[:5]}{more}")
     return denoiser, flow
 
 

@@ -30,7 +30,9 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor, mode: WarpMode = "nearest") -
         The warped features, ``(N, C, H, W)``, same dtype and device as ``x``.
     """
     if x.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2:
-        raise ValueError(f"flow_warp expects x (N,C,H,W) and flow (N,2,H,W); got {tuple(x.shape)} and {tuple(flow.shape)}")
+        raise ValueError(
+            f"flow_warp expects x (N,C,H,W) and flow (N,2,H,W); got {tuple(x.shape)} and {tuple(flow.shape)}"
+        )
     if x.shape[0] != flow.shape[0] or x.shape[-2:] != flow.shape[-2:]:
         raise ValueError(f"flow_warp: batch/size mismatch between x {tuple(x.shape)} and flow {tuple(flow.shape)}")
     if mode not in ("nearest", "bilinear"):
