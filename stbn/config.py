@@ -232,6 +232,9 @@ class InferConfig(_Section):
     """Streaming: tile side in pixels for frames too large for memory (0: whole frames)."""
     tile_overlap: int = Field(128, ge=0, le=100_000)
     """Context in pixels around each tile (rounded up to a multiple of 4)."""
+    time_ensemble: bool = False
+    """Also denoise the clip in reverse time order (the forward and backward cells swap roles) and average
+    the two estimates: twice the inference (docs/fitting.md)."""
 
     @model_validator(mode="after")
     def _check(self) -> InferConfig:

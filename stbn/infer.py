@@ -36,7 +36,8 @@ def denoise_clip(
     ``(N, T, 1, H, W)``); Gaussian-head models need it (noise map and posterior mean), direct-head
     models ignore it. The result is the posterior mean (Gaussian head) or the direct output. The
     model runs in eval mode without gradients on its own device; the result is on ``noisy``'s device.
-    ``infer`` (default: whole clip) selects streaming/tiling, ``speed`` (default: fp32, NCHW) the
+    ``infer`` (default: whole clip) selects streaming/tiling and the time-reversal ensemble (the mean of the
+    estimates of the clip and of the clip in reverse time order), ``speed`` (default: fp32, NCHW) the
     precision and memory format; with ``speed.channels_last`` the model is converted in place.
     """
     single = noisy.dim() == 4
@@ -60,9 +61,10 @@ def denoise_clip(
             m = s if net.uses_noise_map else None
             with torch.no_grad():
                 flows = propagation_flows(net, x, m, flows, speed.precision, net.reestimate_flow)
-                with speed_switches.autocast(speed.precision, device):
-                    out = net(x, noise_map=m, flows=flows)
-                den = _estimate(net, out.to(x.dtype), x, s)
+                den = _whole_clip(net, x, s, flows, speed)
+                if infer is not None and infer.time_ensemble:
+                    backwards = (flows[1].flip(1), flows[0].flip(1))  # the reversed clip's (fwd, bwd)
+                    den = 0.5 * (den + _whole_clip(net, x.flip(1), _reverse_time(s), backwards, speed).flip(1))
     finally:
         net.train(was_training)
     den = den.clamp(0.0, 1.0).to(noisy.device)
@@ -94,6 +96,23 @@ def propagation_flows(
     return flows
 
 
+def _whole_clip(
+    net: STBN, x: torch.Tensor, sigma: float | torch.Tensor | None, flows: tuple[torch.Tensor, torch.Tensor],
+    speed: SpeedConfig,
+) -> torch.Tensor:
+    """Clean estimate (not clamped) of a clip ``(N, T, C, H, W)`` in one whole-clip pass with ``flows``."""
+    with speed_switches.autocast(speed.precision, x.device):
+        out = net(x, noise_map=sigma if net.uses_noise_map else None, flows=flows)
+    return _estimate(net, out.to(x.dtype), x, sigma)
+
+
+def _reverse_time(sigma: float | torch.Tensor | None) -> float | torch.Tensor | None:
+    """A noise level broadcastable to ``(N, T, 1, H, W)``, for the clip in reverse time order."""
+    if isinstance(sigma, torch.Tensor) and sigma.dim() == 5 and sigma.shape[1] > 1:
+        return sigma.flip(1)
+    return sigma
+
+
 def _estimate(net: STBN, out: torch.Tensor, noisy: torch.Tensor, sigma: float | torch.Tensor | None) -> torch.Tensor:
     """Clean estimate (not clamped) from the network output: posterior mean or the direct output."""
     return posterior_mean(out, noisy, sigma) if net.head_kind == "gaussian" else out
@@ -123,7 +142,7 @@ def denoise_frames(
     sigma = sigma.to(device) if isinstance(sigma, torch.Tensor) else sigma
     speed_switches.prepare_model(net, speed.channels_last)
     kw = dict(spill=infer.spill, spill_dir=infer.spill_dir, segment=infer.segment,
-              precision=speed.precision, channels_last=speed.channels_last)
+              precision=speed.precision, channels_last=speed.channels_last, time_ensemble=infer.time_ensemble)
     m = sigma if net.uses_noise_map else None
     moved = (f.to(device) for f in frames)
     if infer.tile:
@@ -133,5 +152,7 @@ def denoise_frames(
     per_frame = isinstance(sigma, torch.Tensor) and sigma.dim() == 5 and sigma.shape[1] > 1
     for t, (noisy_t, out_t) in enumerate(stream):
         s = sigma[:, t : t + 1] if per_frame else sigma
+        runs = out_t if infer.time_ensemble else out_t[None]  # (runs, N, out_channels, H, W)
         with torch.no_grad():
-            yield _estimate(net, out_t.unsqueeze(1), noisy_t.unsqueeze(1), s)[:, 0].clamp(0.0, 1.0)
+            den = sum(_estimate(net, out.unsqueeze(1), noisy_t.unsqueeze(1), s)[:, 0] for out in runs) / len(runs)
+        yield den.clamp(0.0, 1.0)

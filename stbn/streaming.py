@@ -19,6 +19,11 @@ and so are *all* T frames and 2(T-1) flows of the clip: memory grows linearly wi
 frame at 960x540 in fp32 (6.2 MB frame, 8.3 MB flows), plus ``sqrt(T)`` growth of the states (133 MB
 each at 960x540 and paper width). Precomputed ``flows`` are held as given in either mode.
 
+With ``time_ensemble`` the schedule also runs over the clip in reverse time order (a view of the stored
+clip: frame t is frame T-1-t, and the pairs' forward and backward flows swap roles, so the forward cell
+sees the clip backwards and vice versa); those outputs wait in a store of the clip's kind and each frame
+yields both outputs.
+
 A model with :attr:`STBN.reestimate_flow` gets one more pass first (:func:`reestimate_flows`): the same
 schedule runs over the stored clip, each pair's flows are estimated again on the pseudo-clean mean as
 the pair's outputs arrive (one mean frame is held), into stores of the clip's kind that then replace the
@@ -31,6 +36,7 @@ Outputs equal whole-clip inference for the same model and flows up to floating-p
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -89,6 +95,35 @@ class StoredClip:
         """Release the stores."""
         for store in (self.frames, self.fwd, self.bwd):
             store.close()
+
+    def reversed(self) -> StoredClip:
+        """A view of the clip in reverse time order (closing it releases nothing): frame t is frame
+        T-1-t, and the pair ``(t-1, t)`` of the view is the pair ``(T-1-t, T-t)`` with ``fwd`` and ``bwd``
+        exchanged (the flow aligning the view's frame t-1 to t is the clip's backward flow of that pair)."""
+        view = copy.copy(self)
+        view.frames = _ReversedStore(self.frames, self.length - 1)
+        view.fwd = _ReversedStore(self.bwd, self.length - 2)
+        view.bwd = _ReversedStore(self.fwd, self.length - 2)
+        return view
+
+
+@dataclass
+class _ReversedStore:
+    """Read-only view of ``store`` with index ``i`` mapped to ``last - i``."""
+
+    store: TensorStore
+    last: int
+
+    def put(self, i: int, x: torch.Tensor) -> None:
+        """Views are read-only."""
+        raise TypeError("a reversed view of a stored clip is read-only")
+
+    def get(self, i: int) -> torch.Tensor:
+        """The tensor stored under ``last - i``."""
+        return self.store.get(self.last - i)
+
+    def close(self) -> None:
+        """Nothing to release: the viewed store belongs to the clip."""
 
 
 def _stack(frames: list[torch.Tensor], channels_last: bool) -> torch.Tensor:
@@ -257,6 +292,7 @@ def stream_outputs(
     precision: speed.Precision = "fp32",
     channels_last: bool = False,
     crop: Crop = FULL,
+    time_ensemble: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Denoise a clip frame by frame with bounded memory.
 
@@ -285,12 +321,16 @@ def stream_outputs(
         Speed switches (:mod:`stbn.speed`); flows are always estimated in full precision.
     crop
         ``(rows, cols)`` slices: run on this window of every frame (used by :mod:`stbn.tiling`).
+    time_ensemble
+        Also run the clip in reverse time order; the reversed run's outputs are held in a store (on disk
+        with ``spill``, else in memory: linear in T) until the forward run reaches their frame.
 
     Yields
     ------
     tuple[torch.Tensor, torch.Tensor]
         Per frame t in order: the noisy frame ``(N, C, h, w)`` and the network output
-        ``(N, out_channels, h, w)`` in the frames' dtype.
+        ``(N, out_channels, h, w)`` in the frames' dtype; with ``time_ensemble`` the outputs of the
+        forward-time and the reversed-time run stacked, ``(2, N, out_channels, h, w)``.
     """
     speed.check_precision(precision, next(net.parameters()).device)
     clip = ingest(net, frames, flows, spill=spill, spill_dir=spill_dir)
@@ -298,7 +338,7 @@ def stream_outputs(
         kw = dict(segment=segment, precision=precision, channels_last=channels_last)
         if net.reestimate_flow:
             reestimate_flows(net, clip, (out for _, out in stream_stored(net, clip, noise_map, **kw)))
-        yield from stream_stored(net, clip, noise_map, crop=crop, **kw)
+        yield from stream_stored(net, clip, noise_map, crop=crop, time_ensemble=time_ensemble, **kw)
     finally:
         clip.close()
 
@@ -312,6 +352,20 @@ def stream_stored(
     precision: speed.Precision = "fp32",
     channels_last: bool = False,
     crop: Crop = FULL,
+    time_ensemble: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """:func:`stream_outputs` on an already ingested clip (which stays open, e.g. for several crops)."""
-    yield from _Runner(net, clip, noise_map, crop, precision, channels_last).run(segment)
+    run = _Runner(net, clip, noise_map, crop, precision, channels_last).run(segment)
+    if not time_ensemble:
+        yield from run
+        return
+    reversed_outputs = clip.new_store()
+    try:
+        last = clip.length - 1
+        backwards = _Runner(net, clip.reversed(), noise_map, crop, precision, channels_last).run(segment)
+        for s, (_, out) in enumerate(backwards):
+            reversed_outputs.put(last - s, out)
+        for t, (noisy, out) in enumerate(run):
+            yield noisy, torch.stack((out, reversed_outputs.get(t)))
+    finally:
+        reversed_outputs.close()

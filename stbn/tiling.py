@@ -77,6 +77,7 @@ def stream_tiled(
     segment: int = 0,
     precision: speed.Precision = "fp32",
     channels_last: bool = False,
+    time_ensemble: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """:func:`stbn.streaming.stream_outputs` tile by tile: same arguments and yields, plus ``tile`` (core
     side in pixels) and ``overlap`` (context on each side). Outputs are yielded once every tile has
@@ -90,7 +91,7 @@ def stream_tiled(
             store = clip.new_store()
             stores.append(store)
             runs = stream_stored(net, clip, noise_map, segment=segment, precision=precision,
-                                 channels_last=channels_last, crop=tl.window)
+                                 channels_last=channels_last, crop=tl.window, time_ensemble=time_ensemble)
             for t, (_, out) in enumerate(runs):
                 store.put(t, out[..., tl.inner[0], tl.inner[1]])
         for t in range(clip.length):
@@ -99,7 +100,7 @@ def stream_tiled(
             for tl, store in zip(tiles, stores):
                 core = store.get(t)
                 if out is None:
-                    out = core.new_empty(*core.shape[:2], *clip.size)
+                    out = core.new_empty(*core.shape[:-2], *clip.size)
                 out[..., tl.core[0], tl.core[1]] = core
             yield noisy, out
     finally:
