@@ -1,0 +1,61 @@
+"""PSNR of fitted models with and without the time-reversal ensemble (``infer.time_ensemble``).
+
+Each model is a checkpoint written by ``stbn denoise ... --save-model MODEL``, fitted on the noisy frames
+that ``benchmarks/fit_vs_bm3d.py`` stores (``RESULTS/noisy/<clip>-s<sigma>``); it denoises them with its own
+``infer``/``speed`` sections, once with the ensemble off and once on, and the PSNR against the same clean
+frames as ``fit_vs_bm3d.py`` is printed (per frame, averaged). How the tuning lanes of ``docs/fitting.md``
+were scored:
+
+    OMP_NUM_THREADS=1 .venv/bin/stbn denoise /tmp/stbn-fit-vs-bm3d/noisy/carphone-s30 -o /tmp/lane-L \\
+        --sigma 30 --fit-minutes 30 --preset cpu-fit --bit-depth 16 --set train.threads=1 \\
+        --set data.crop=48 --save-model /tmp/lane-L.pt
+    .venv/bin/python benchmarks/time_ensemble_gain.py --clip carphone /tmp/lane-L.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_vs_bm3d import DEFAULT_RESULTS, clean_clip, mean_psnr  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("models", nargs="+", type=Path, help="checkpoints of models fitted on the clip")
+    p.add_argument("--clip", default="carphone", help="embedded test clip the models were fitted on")
+    p.add_argument("--sigma", type=float, default=30.0, help="noise std (/255)")
+    p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="fit_vs_bm3d.py's results folder")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = p.parse_args()
+
+    from stbn.checkpoint import load_model
+    from stbn.data.io import read_sequence
+    from stbn.infer import denoise_clip
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    noisy_dir = args.results / "noisy" / f"{args.clip}-s{args.sigma:g}"
+    if not noisy_dir.is_dir():
+        raise SystemExit(f"{noisy_dir}: no noisy frames; run benchmarks/fit_vs_bm3d.py --clips {args.clip} first")
+    noisy = torch.from_numpy(read_sequence(noisy_dir)).permute(0, 3, 1, 2)
+    clean = clean_clip(args.results / "data", args.clip, args.frames, args.size)
+    print(f"{'model':<40}{'plain':>9}{'ensemble':>10}{'gain':>8}")
+    for path in args.models:
+        net, cfg, _ = load_model(path, torch.device("cpu"))
+        scores = []
+        for on in (False, True):
+            infer = cfg.infer.model_copy(update={"time_ensemble": on})
+            den = denoise_clip(net, noisy, args.sigma / 255.0, infer=infer, speed=cfg.speed)
+            scores.append(mean_psnr(clean, den.permute(0, 2, 3, 1).numpy()))
+        print(f"{str(path):<40}{scores[0]:9.3f}{scores[1]:10.3f}{scores[1] - scores[0]:+8.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
