@@ -318,7 +318,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "name": "cpu-fit",
         "model": {"num_channels": 24, "num_resblocks": 2, "srfe_features": 48, "srfe_blocks": 2},
         "flow": {"estimator": "dis"},
-        "data": {"crop": 48, "clip_length": 6, "temporal_stride": 1, "batch_size": 2, "fixed_noisy": True},
+        "data": {"crop": 64, "clip_length": 6, "temporal_stride": 1, "batch_size": 2, "fixed_noisy": True},
         "train": {
             "iterations": 2000, "lr": 1e-3, "milestones": [800, 1200, 1500, 1700, 1860], "checkpoint_every": 200
         },
