@@ -13,9 +13,11 @@ frames back. Then:
   :mod:`stbn.baselines` run in this process, timed per frame.
 
 PSNR is per frame on float [0, 1] against the clean frames, averaged over the frames. Every result is a
-JSON file under ``RESULTS/runs`` (existing ones are reused, so runs can be added later or run in parallel
-lanes); the script prints the table and saves ``RESULTS/psnr_vs_minutes_sigma<S>.png`` (STBN against the
-budget, baselines as horizontal lines).
+JSON file under ``RESULTS/runs`` named by clip, sigma, preset, ``--set`` overrides, minutes and seed
+(existing ones are reused, so runs can be added later or run in parallel lanes; the name does not see a
+preset's contents, so after changing a preset use a fresh ``--results``); the script prints the table and
+saves ``RESULTS/psnr_vs_minutes_sigma<S>.png`` (STBN against the budget, a curve per variant and seed,
+baselines as horizontal lines).
 
     .venv/bin/python benchmarks/fit_vs_bm3d.py --minutes 30                        # acceptance 1
     .venv/bin/python benchmarks/fit_vs_bm3d.py --clips bikes-fence --minutes 5 10 20 30
@@ -97,9 +99,15 @@ def mean_psnr(clean: np.ndarray, denoised: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- runs
-def run_name(clip: str, sigma: float, preset: str, minutes: float, seed: int) -> str:
-    """File stem of an STBN run's result, output folder and log."""
-    return f"{clip}_s{sigma:g}_{preset}_m{minutes:g}_seed{seed}"
+def variant(preset: str, overrides: list[str]) -> str:
+    """The fitted method: the preset and its ``--set`` overrides (``cpu-fit data.crop=56``)."""
+    return " ".join([preset, *overrides])
+
+
+def run_name(clip: str, sigma: float, method: str, minutes: float, seed: int) -> str:
+    """File stem of an STBN run's result, output folder and log; ``method`` is :func:`variant`'s, so runs
+    with different overrides never share a result."""
+    return f"{clip}_s{sigma:g}_{method.replace(' ', '_').replace('=', '-')}_m{minutes:g}_seed{seed}"
 
 
 def fit_steps(log: Path) -> int | None:
@@ -161,14 +169,15 @@ def collect(args: argparse.Namespace) -> None:
                     print(f"{clip} sigma {sigma:g} {method}: {result['psnr']:.2f} dB", flush=True)
             for minutes in args.minutes:
                 for seed in args.seeds:
-                    name = run_name(clip, sigma, args.preset, minutes, seed)
+                    method = variant(args.preset, args.overrides)
+                    name = run_name(clip, sigma, method, minutes, seed)
                     path = runs / f"{name}.json"
                     if path.exists():
                         continue
                     out_dir = args.results / "out" / name
                     result = run_stbn(noisy_dir, out_dir, sigma, minutes, seed, args)
                     result["psnr"] = mean_psnr(clean, read_sequence(out_dir))
-                    record = {**key, "method": args.preset, "minutes": minutes, "seed": seed,
+                    record = {**key, "method": method, "minutes": minutes, "seed": seed,
                               "overrides": args.overrides, "threads": args.threads, **result}
                     path.write_text(json.dumps(record))
                     print(f"{name}: {result['psnr']:.2f} dB in {result['seconds'] / 60:.2f} min "
@@ -189,18 +198,20 @@ def print_table(rows: list[dict], results: Path) -> None:
         base = {r["method"]: r for r in group if "minutes" not in r}
         bm3d = base.get("bm3d", {}).get("psnr")
         size = "x".join(map(str, group[0]["size"]))
+        fits = sorted((r for r in group if "minutes" in r), key=lambda r: (r["method"], r["minutes"], r["seed"]))
+        labels = [f"{r['method']} {r['minutes']:g} min seed {r['seed']}" for r in fits]
+        width = max(map(len, [*labels, *base])) + 2
         print(f"\n{clip} ({group[0]['frames']} frames, {size}), sigma {sigma:g}")
-        print(f"  {'method':<26}{'PSNR':>8}{'vs BM3D':>9}{'wall s':>9}{'load':>7}{'steps':>7}")
+        print(f"  {'method':<{width}}{'PSNR':>8}{'vs BM3D':>9}{'wall s':>9}{'load':>7}{'steps':>7}")
         for method, r in base.items():
             delta = f"{r['psnr'] - bm3d:+.2f}" if bm3d is not None else ""
-            print(f"  {method:<26}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load']:7.2f}")
-        for r in sorted((r for r in group if "minutes" in r), key=lambda r: (r["minutes"], r["seed"])):
-            label = f"{r['method']} {r['minutes']:g} min seed {r['seed']}"
+            print(f"  {method:<{width}}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load']:7.2f}")
+        for r, label in zip(fits, labels):
             delta = f"{r['psnr'] - bm3d:+.2f}" if bm3d is not None else ""
             ok = "" if r["seconds"] <= 60 * r["minutes"] else "  OVER BUDGET"
             log = results / "out" / f"{run_name(clip, sigma, r['method'], r['minutes'], r['seed'])}.log"
             steps = fit_steps(log) or ""
-            print(f"  {label:<26}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load_mean']:7.2f}{steps:>7}{ok}")
+            print(f"  {label:<{width}}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load_mean']:7.2f}{steps:>7}{ok}")
 
 
 def save_figures(rows: list[dict], results: Path) -> list[Path]:
@@ -217,9 +228,9 @@ def save_figures(rows: list[dict], results: Path) -> list[Path]:
         for ax, clip in zip(axes[0], clips):
             group = [r for r in rows if (r["clip"], r["sigma"]) == (clip, sigma)]
             fits = [r for r in group if "minutes" in r]
-            for seed in sorted({r["seed"] for r in fits}):
-                pts = sorted((r["minutes"], r["psnr"]) for r in fits if r["seed"] == seed)
-                ax.plot(*zip(*pts), "o-", label=f"STBN {fits[0]['method']}, seed {seed}")
+            for method, seed in sorted({(r["method"], r["seed"]) for r in fits}):
+                pts = sorted((r["minutes"], r["psnr"]) for r in fits if (r["method"], r["seed"]) == (method, seed))
+                ax.plot(*zip(*pts), "o-", label=f"STBN {method}, seed {seed}")
             for r, style in zip((r for r in group if "minutes" not in r and r["method"] != "noisy"), ("--", ":", "-.")):
                 ax.axhline(r["psnr"], linestyle=style, color="grey" if r["method"] != "bm3d" else "black",
                            label=f"{r['method']} ({r['psnr']:.2f} dB)")
