@@ -155,21 +155,21 @@ def collect(args: argparse.Namespace) -> None:
 
     runs = args.results / "runs"
     runs.mkdir(parents=True, exist_ok=True)
+    method = variant(args.preset, args.overrides)
     for clip in args.clips:
         clean = clean_clip(args.data or args.results / "data", clip, args.frames, args.size)
         for sigma in args.sigmas:
             key = {"clip": clip, "sigma": sigma, "frames": len(clean), "size": list(clean.shape[1:3])}
             noisy_dir = args.results / "noisy" / f"{clip}-s{sigma:g}"
             noisy = noisy_folder(clean, sigma, noisy_dir)
-            for method in args.baselines:
-                path = runs / f"{clip}_s{sigma:g}_{method}.json"
+            for baseline in args.baselines:
+                path = runs / f"{clip}_s{sigma:g}_{baseline}.json"
                 if not path.exists():
-                    result = run_baseline(method, clean, noisy, sigma)
-                    path.write_text(json.dumps({**key, "method": method, **result}))
-                    print(f"{clip} sigma {sigma:g} {method}: {result['psnr']:.2f} dB", flush=True)
+                    result = run_baseline(baseline, clean, noisy, sigma)
+                    path.write_text(json.dumps({**key, "method": baseline, **result}))
+                    print(f"{clip} sigma {sigma:g} {baseline}: {result['psnr']:.2f} dB", flush=True)
             for minutes in args.minutes:
                 for seed in args.seeds:
-                    method = variant(args.preset, args.overrides)
                     name = run_name(clip, sigma, method, minutes, seed)
                     path = runs / f"{name}.json"
                     if path.exists():
