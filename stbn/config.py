@@ -235,11 +235,18 @@ class InferConfig(_Section):
     time_ensemble: bool = False
     """Also denoise the clip in reverse time order (the forward and backward cells swap roles) and average
     the two estimates: twice the inference (docs/fitting.md)."""
+    shift_ensemble: int = Field(1, ge=1, le=4)
+    """k: also denoise the k*k - 1 windows ``[dy:, dx:]`` (dy, dx in 0..k-1, not both 0) of the clip and
+    average each pixel's estimates over the windows that hold it: every pixel meets other phases of the
+    2x2 blind spot and of SRFE's 4x4 patches. k*k times the inference; whole clip only (infer.streaming:
+    false); 1: off (docs/fitting.md)."""
 
     @model_validator(mode="after")
     def _check(self) -> InferConfig:
         if self.tile and not self.streaming:
             raise ValueError("infer.tile needs infer.streaming: true")
+        if self.shift_ensemble > 1 and self.streaming:
+            raise ValueError("infer.shift_ensemble > 1 needs infer.streaming: false (whole-clip inference)")
         return self
 
 
@@ -323,7 +330,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
             "iterations": 2000, "lr": 1e-3, "milestones": [800, 1200, 1500, 1700, 1860], "checkpoint_every": 200
         },
         "speed": {"channels_last": True},
-        "infer": {"time_ensemble": True},
+        "infer": {"streaming": False, "time_ensemble": True, "shift_ensemble": 4},
     },
     "tiny": _preset_tiny(),
 }

@@ -36,9 +36,10 @@ def denoise_clip(
     ``(N, T, 1, H, W)``); Gaussian-head models need it (noise map and posterior mean), direct-head
     models ignore it. The result is the posterior mean (Gaussian head) or the direct output. The
     model runs in eval mode without gradients on its own device; the result is on ``noisy``'s device.
-    ``infer`` (default: whole clip) selects streaming/tiling and the time-reversal ensemble (the mean of the
-    estimates of the clip and of the clip in reverse time order), ``speed`` (default: fp32, NCHW) the
-    precision and memory format; with ``speed.channels_last`` the model is converted in place.
+    ``infer`` (default: whole clip) selects streaming/tiling, the time-reversal ensemble (the mean of the
+    estimates of the clip and of the clip in reverse time order) and (whole clip only) the shift ensemble,
+    ``speed`` (default: fp32, NCHW) the precision and memory format; with ``speed.channels_last`` the model
+    is converted in place.
     """
     single = noisy.dim() == 4
     x = noisy.unsqueeze(0) if single else noisy
@@ -58,13 +59,16 @@ def denoise_clip(
             frames = (x[:, t] for t in range(x.shape[1]))
             den = torch.stack(list(denoise_frames(net, frames, s, flows, infer, speed)), 1)
         else:
-            m = s if net.uses_noise_map else None
+            k = infer.shift_ensemble if infer is not None else 1
+            total, count = torch.zeros_like(x), x.new_zeros(x.shape[-2:])
             with torch.no_grad():
-                flows = propagation_flows(net, x, m, flows, speed.precision, net.reestimate_flow)
-                den = _whole_clip(net, x, s, flows, speed)
-                if infer is not None and infer.time_ensemble:
-                    backwards = (flows[1].flip(1), flows[0].flip(1))  # the reversed clip's (fwd, bwd)
-                    den = 0.5 * (den + _whole_clip(net, x.flip(1), _reverse_time(s), backwards, speed).flip(1))
+                for dy in range(k):
+                    for dx in range(k):
+                        cut = [_window(f, dy, dx) for f in flows] if flows is not None else None
+                        est = _clip_estimate(net, _window(x, dy, dx), _window(s, dy, dx), cut, infer, speed)
+                        _window(total, dy, dx).add_(est)
+                        _window(count, dy, dx).add_(1.0)
+            den = total / count
     finally:
         net.train(was_training)
     den = den.clamp(0.0, 1.0).to(noisy.device)
@@ -94,6 +98,30 @@ def propagation_flows(
                 first = net(noisy, noise_map=noise_map, flows=flows)
             flows = net.estimate_flows(net.pseudo_clean(first.to(noisy.dtype)))
     return flows
+
+
+def _clip_estimate(
+    net: STBN, x: torch.Tensor, sigma: float | torch.Tensor | None, flows: list[torch.Tensor] | None,
+    infer: InferConfig | None, speed: SpeedConfig,
+) -> torch.Tensor:
+    """Clean estimate (not clamped) of a clip ``(N, T, C, H, W)`` in whole-clip passes: with
+    ``infer.time_ensemble`` the mean of the clip's and its time reversal's."""
+    m = sigma if net.uses_noise_map else None
+    fwd, bwd = propagation_flows(net, x, m, tuple(flows) if flows else None, speed.precision, net.reestimate_flow)
+    den = _whole_clip(net, x, sigma, (fwd, bwd), speed)
+    if infer is not None and infer.time_ensemble:
+        backwards = (bwd.flip(1), fwd.flip(1))  # the reversed clip's (fwd, bwd)
+        den = 0.5 * (den + _whole_clip(net, x.flip(1), _reverse_time(sigma), backwards, speed).flip(1))
+    return den
+
+
+def _window(x: torch.Tensor | float | None, dy: int, dx: int) -> torch.Tensor | float | None:
+    """``x[..., dy:, dx:]``, the shift ensemble's window (see ``InferConfig.shift_ensemble``); dimensions of
+    size 1 (broadcast) and non-tensors pass whole."""
+    if not isinstance(x, torch.Tensor):
+        return x
+    rows = slice(dy, None) if x.shape[-2] > 1 else slice(None)
+    return x[..., rows, slice(dx, None) if x.shape[-1] > 1 else slice(None)]
 
 
 def _whole_clip(
@@ -135,6 +163,8 @@ def denoise_frames(
     ``speed.channels_last`` it is converted in place.
     """
     infer, speed = infer or InferConfig(), speed or SpeedConfig()
+    if infer.shift_ensemble > 1:
+        raise StbnError("infer.shift_ensemble > 1 runs on the whole clip: use denoise_clip with infer.streaming: false")
     if infer.tile and net.reestimate_flow:
         raise StbnError("infer.tile: tiled streaming cannot re-estimate flows (flow.distill with dis) yet; "
                         "use infer.tile: 0")

@@ -39,9 +39,9 @@ def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
     steps = []
     real_fit = stbn.train.fit
     monkeypatch.setattr(stbn.train, "fit", lambda *a, **k: steps.append(len(real_fit(*a, **k))) or [])
-    timed, streamed = [], []  # (infer, speed) of the budget's timed passes and of every streamed pass
+    timed, final = [], []  # (infer, speed) of the budget's timed passes and of the final pass
     monkeypatch.setattr(stbn.fit_budget, "denoise_clip", _recording(stbn.fit_budget.denoise_clip, timed))
-    monkeypatch.setattr(stbn.infer, "denoise_frames", _recording(stbn.infer.denoise_frames, streamed))
+    monkeypatch.setattr(stbn.infer, "denoise_clip", _recording(stbn.infer.denoise_clip, final))
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its lazy imports take seconds on a busy machine
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the final pass too: one thread is fastest on a shared 2-core box
@@ -55,6 +55,6 @@ def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
     assert elapsed <= 0.3 * 60 + 0.5, f"the 18 s budget took {elapsed:.2f} s"
     assert read_sequence(tmp_path / "out").shape == (5, 32, 40, 3)
     cfg = preset("cpu-fit")
-    assert cfg.infer.streaming and cfg.speed.channels_last
-    assert len(timed) == 2 and len(streamed) == 3  # the two timed passes stream too, then the final pass
-    assert all(pair == (cfg.infer, cfg.speed) for pair in timed + streamed)
+    assert not cfg.infer.streaming and cfg.infer.shift_ensemble > 1 and cfg.speed.channels_last
+    assert len(timed) == 2 and len(final) == 1  # the timed passes run the final pass's path and ensembles
+    assert all(pair == (cfg.infer, cfg.speed) for pair in timed + final)

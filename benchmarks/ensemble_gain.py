@@ -1,15 +1,16 @@
-"""PSNR of fitted models with and without the time-reversal ensemble (``infer.time_ensemble``).
+"""PSNR of fitted models with each final-pass ensemble: time reversal (``infer.time_ensemble``) and shifted
+windows (``infer.shift_ensemble`` 2 and 4), alone and together.
 
 Each model is a checkpoint written by ``stbn denoise ... --save-model MODEL``, fitted on the noisy frames
-that ``benchmarks/fit_vs_bm3d.py`` stores (``RESULTS/noisy/<clip>-s<sigma>``); it denoises them with its own
-``infer``/``speed`` sections, once with the ensemble off and once on, and the PSNR against the same clean
-frames as ``fit_vs_bm3d.py`` is printed (per frame, averaged). How the tuning lanes of ``docs/fitting.md``
-were scored:
+that ``benchmarks/fit_vs_bm3d.py`` stores (``RESULTS/noisy/<clip>-s<sigma>``); it denoises them whole-clip
+with its own ``speed`` section and each ensemble, and prints the PSNR against the same clean frames as
+``fit_vs_bm3d.py`` (per frame, averaged) and the gain over the plain pass. How the tuning lanes of
+``docs/fitting.md`` were scored:
 
     OMP_NUM_THREADS=1 .venv/bin/stbn denoise /tmp/stbn-fit-vs-bm3d/noisy/carphone-s30 -o /tmp/lane-L \\
         --sigma 30 --fit-minutes 30 --preset cpu-fit --bit-depth 16 --set train.threads=1 \\
         --set data.crop=48 --save-model /tmp/lane-L.pt
-    .venv/bin/python benchmarks/time_ensemble_gain.py --clip carphone /tmp/lane-L.pt
+    .venv/bin/python benchmarks/ensemble_gain.py --clip carphone /tmp/lane-L.pt
 """
 
 from __future__ import annotations
@@ -46,16 +47,19 @@ def main() -> None:
         raise SystemExit(f"{noisy_dir}: no noisy frames; run benchmarks/fit_vs_bm3d.py --clips {args.clip} first")
     noisy = torch.from_numpy(read_sequence(noisy_dir)).permute(0, 3, 1, 2)
     clean = clean_clip(args.results / "data", args.clip, args.frames, args.size)
-    print(f"{'model':<40}{'plain':>9}{'ensemble':>10}{'gain':>8}")
+    variants = {"plain": (False, 1), "time": (True, 1), "shift2": (False, 2), "shift4": (False, 4),
+                "time+shift2": (True, 2), "time+shift4": (True, 4)}
+    print(f"{'model':<40}" + "".join(f"{name:>13}" for name in variants))
     for path in args.models:
         net, cfg, _ = load_model(path, torch.device("cpu"))
         scores = []
-        for on in (False, True):
-            infer = cfg.infer.model_copy(update={"time_ensemble": on})
+        for time_ensemble, k in variants.values():
+            update = {"streaming": False, "time_ensemble": time_ensemble, "shift_ensemble": k}
+            infer = cfg.infer.model_copy(update=update)
             den = denoise_clip(net, noisy, args.sigma / 255.0, infer=infer, speed=cfg.speed)
             scores.append(mean_psnr(clean, den.permute(0, 2, 3, 1).numpy()))
-        print(f"{str(path):<40}{scores[0]:9.3f}{scores[1]:10.3f}{scores[1] - scores[0]:+8.3f}", flush=True)
-
+        gains = [f"{s:7.3f}{s - scores[0]:+6.2f}" if i else f"{s:13.3f}" for i, s in enumerate(scores)]
+        print(f"{str(path):<40}" + "".join(gains), flush=True)
 
 if __name__ == "__main__":
     main()
