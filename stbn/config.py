@@ -239,7 +239,8 @@ class InferConfig(_Section):
     """k: also denoise the k*k - 1 windows ``[dy:, dx:]`` (dy, dx in 0..k-1, not both 0) of the clip and
     average each pixel's estimates over the windows that hold it: every pixel meets other phases of the
     2x2 blind spot and of SRFE's 4x4 patches. k*k times the inference; whole clip only (infer.streaming:
-    false); 1: off (docs/fitting.md)."""
+    false); 1: off. Under ``stbn denoise --fit-minutes`` the most: halved while it would take more than a
+    few percent of the budget (stbn/fit_budget.py, docs/fitting.md)."""
 
     @model_validator(mode="after")
     def _check(self) -> InferConfig:

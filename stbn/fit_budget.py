@@ -5,8 +5,10 @@ and much longer on a busy machine). Reading the frames, estimating the noise lev
 before fitting and are subtracted as measured; the final inference (flows plus the bidirectional pass)
 and writing happen after it and are reserved from an estimate: a timed pass of the untrained model over
 the first frames, scaled to the clip length, with a safety factor; the sample passes count as time spent.
-What is left is the fitting budget (:func:`stbn.train.fit`, whose own clock includes its one-off flow
-estimation).
+The final pass's shift ensemble (``infer.shift_ensemble`` k: k*k whole-clip passes) is the configured one
+only when it fits in a fraction of the budget, else it is halved until it does: at short budgets a minute
+of fitting is worth more than the ensemble (docs/fitting.md). What is left is the fitting budget
+(:func:`stbn.train.fit`, whose own clock includes its one-off flow estimation).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ MARGIN_SECONDS = 2.0
 MARGIN_FRACTION = 0.01
 """Reserve, as a fraction of the budget, for a slower machine during the final pass than during the sample
 pass, and for the last fitting step running over."""
+ENSEMBLE_FRACTION = 0.06
+"""Most of the budget the final pass's shift ensemble may take (its estimate, safety factor included): the
+preset's 4x4 windows (about 5% of 30 minutes on a 20-frame 136x256 clip) stay at 30 minutes and halve at
+shorter budgets (docs/fitting.md)."""
 
 
 def process_start() -> float:
@@ -51,14 +57,27 @@ def inference_seconds(
     infer: InferConfig | None = None,
     speed: SpeedConfig | None = None,
 ) -> float:
-    """Estimated wall time of denoising ``noisy`` ``(T, C, H, W)`` in one pass (then writing it), from a
-    timed pass over its first frames after a warm-up pass over the first one; ``infer`` and ``speed`` as
-    for :func:`stbn.infer.denoise_clip`, so the timed path is the final pass's."""
+    """Estimated wall time of denoising ``noisy`` ``(T, C, H, W)`` with one window of the shift ensemble
+    (then writing it), from a timed pass over its first frames after a warm-up pass over the first one;
+    ``infer`` (its ``shift_ensemble`` aside) and ``speed`` as for :func:`stbn.infer.denoise_clip`, so the
+    timed path is the final pass's."""
+    one = (infer or InferConfig()).model_copy(update={"shift_ensemble": 1})
     k = min(SAMPLE_FRAMES, noisy.shape[0])
-    denoise_clip(net, noisy[:1], sigma, infer=infer, speed=speed)
+    denoise_clip(net, noisy[:1], sigma, infer=one, speed=speed)
     start = time.monotonic()
-    denoise_clip(net, noisy[:k], sigma, infer=infer, speed=speed)
+    denoise_clip(net, noisy[:k], sigma, infer=one, speed=speed)
     return SAFETY * (time.monotonic() - start) * noisy.shape[0] / k
+
+
+def budget_ensemble(infer: InferConfig, window_seconds: float, total_minutes: float) -> tuple[InferConfig, float]:
+    """``infer`` with the largest shift ensemble k (the configured one, halved as often as needed) whose k*k
+    windows, ``window_seconds`` each, take at most :data:`ENSEMBLE_FRACTION` of ``total_minutes``; and the
+    seconds to reserve for that final pass. Halving keeps every pixel on equally many phases of the 2x2
+    blind spot."""
+    k = infer.shift_ensemble
+    while k > 1 and k * k * window_seconds > ENSEMBLE_FRACTION * total_minutes * 60.0:
+        k //= 2
+    return infer.model_copy(update={"shift_ensemble": k}), k * k * window_seconds
 
 
 def fitting_minutes(total_minutes: float, elapsed_seconds: float, reserve_seconds: float) -> float:

@@ -180,7 +180,7 @@ def _progress(frames: Iterable[np.ndarray], total: int) -> Iterator[np.ndarray]:
 def run(args: argparse.Namespace) -> int:
     """Check every input first, then (read and fit,) stream the frames through the model into the output;
     ``--fit-minutes`` bounds it all, from the start of the process."""
-    from stbn.fit_budget import fitting_minutes, inference_seconds, process_start
+    from stbn.fit_budget import budget_ensemble, fitting_minutes, inference_seconds, process_start
 
     start = process_start()
     import numpy as np
@@ -221,9 +221,14 @@ def run(args: argparse.Namespace) -> int:
     sigma = None if sigma_255 is None else sigma_255 / 255.0
     minutes = args.fit_minutes
     if minutes:
-        reserve = inference_seconds(net, torch.from_numpy(frames).permute(0, 3, 1, 2), sigma, cfg.infer, cfg.speed)
+        window = inference_seconds(net, torch.from_numpy(frames).permute(0, 3, 1, 2), sigma, cfg.infer, cfg.speed)
+        infer, reserve = budget_ensemble(cfg.infer, window, minutes)
+        cfg = cfg.model_copy(update={"infer": infer})
         minutes = fitting_minutes(minutes, time.monotonic() - start, reserve)
-        print(f"fitting for {minutes:.2f} of the {args.fit_minutes:g} minutes", file=sys.stderr)
+        k = infer.shift_ensemble
+        ensembles = [f"{k}x{k} shifts"] * (k > 1) + ["time reversal"] * infer.time_ensemble
+        print(f"fitting for {minutes:.2f} of the {args.fit_minutes:g} minutes; final pass ensemble: "
+              f"{' + '.join(ensembles) or 'none'}", file=sys.stderr)
     if args.fit_steps or minutes:
         threads = torch.get_num_threads()
         set_threads(cfg.train.threads)  # for the fitting only: inference matches stbn evaluate's threads

@@ -1,5 +1,6 @@
 """`stbn denoise --fit-minutes` with the cpu-fit preset keeps to its wall-time budget on a tiny input, and
-reserves time for the final pass by timing that very path (the preset's infer and speed sections)."""
+reserves time for the final pass by timing that very path (the preset's infer and speed sections, one window
+of the shift ensemble) and running the shift ensemble the budget allows."""
 
 import inspect
 import time
@@ -42,6 +43,9 @@ def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
     timed, final = [], []  # (infer, speed) of the budget's timed passes and of the final pass
     monkeypatch.setattr(stbn.fit_budget, "denoise_clip", _recording(stbn.fit_budget.denoise_clip, timed))
     monkeypatch.setattr(stbn.infer, "denoise_clip", _recording(stbn.infer.denoise_clip, final))
+    chosen = []
+    real_budget = stbn.fit_budget.budget_ensemble
+    monkeypatch.setattr(stbn.fit_budget, "budget_ensemble", lambda *a: chosen.append(real_budget(*a)) or chosen[-1])
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its lazy imports take seconds on a busy machine
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the final pass too: one thread is fastest on a shared 2-core box
@@ -56,5 +60,7 @@ def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
     assert read_sequence(tmp_path / "out").shape == (5, 32, 40, 3)
     cfg = preset("cpu-fit")
     assert not cfg.infer.streaming and cfg.infer.shift_ensemble > 1 and cfg.speed.channels_last
-    assert len(timed) == 2 and len(final) == 1  # the timed passes run the final pass's path and ensembles
-    assert all(pair == (cfg.infer, cfg.speed) for pair in timed + final)
+    one = cfg.infer.model_copy(update={"shift_ensemble": 1})
+    assert len(timed) == 2 and len(final) == 1  # the timed passes run the final pass's path, one window
+    assert all(pair == (one, cfg.speed) for pair in timed)
+    assert len(chosen) == 1 and final[0] == (chosen[0][0], cfg.speed)

@@ -7,7 +7,7 @@ import torch
 from stbn.config import preset
 from stbn.data.clips import TrainingClips
 from stbn.errors import StbnError
-from stbn.fit_budget import MARGIN_FRACTION, MARGIN_SECONDS, fitting_minutes
+from stbn.fit_budget import ENSEMBLE_FRACTION, MARGIN_FRACTION, MARGIN_SECONDS, budget_ensemble, fitting_minutes
 from stbn.train import lr_scale
 
 
@@ -24,6 +24,16 @@ def test_fitting_minutes_subtracts_what_was_spent_and_what_is_reserved():
     assert fitting_minutes(2.0, 10.0, 20.0) == pytest.approx(left / 60.0)
     with pytest.raises(StbnError, match="--fit-minutes 0.1: reading and denoising"):
         fitting_minutes(0.1, 5.0, 5.0)
+
+
+@pytest.mark.parametrize(("minutes", "k"), [(30, 4), (20, 2), (10, 2), (5, 1)])
+def test_the_shift_ensemble_halves_until_it_fits_its_share_of_the_budget(minutes, k):
+    window = 5.0  # seconds per window: 4x4 windows take 80 s, 2x2 20 s
+    infer = preset("cpu-fit").infer
+    chosen, reserve = budget_ensemble(infer, window, minutes)
+    assert chosen.shift_ensemble == k and reserve == k * k * window
+    assert k == 1 or reserve <= ENSEMBLE_FRACTION * minutes * 60
+    assert chosen.model_copy(update={"shift_ensemble": infer.shift_ensemble}) == infer
 
 
 def test_clips_carry_the_crops_of_precomputed_flows():
