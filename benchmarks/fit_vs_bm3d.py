@@ -110,10 +110,13 @@ def run_name(clip: str, sigma: float, method: str, minutes: float, seed: int) ->
     return f"{clip}_s{sigma:g}_{method.replace(' ', '_').replace('=', '-')}_m{minutes:g}_seed{seed}"
 
 
-def fit_steps(log: Path) -> int | None:
-    """Fitting steps done, from the last progress-bar update in a run's log."""
-    counts = re.findall(r"fit: (\d+)step", log.read_text(errors="replace")) if log.is_file() else []
-    return int(counts[-1]) if counts else None
+def fit_facts(log: Path) -> tuple[str, str]:
+    """Fitting steps done (the last progress-bar update) and the final pass's ensemble (as ``stbn denoise``
+    printed it; the budget may have halved the shift ensemble) from a run's log; "" where not found."""
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    counts = re.findall(r"fit: (\d+)step", text)
+    ensemble = re.findall(r"final pass ensemble: ([^\r\n]*)", text)
+    return (counts[-1] if counts else ""), (ensemble[-1].strip() if ensemble else "")
 
 
 def run_baseline(method: str, clean: np.ndarray, noisy: np.ndarray, sigma: float) -> dict:
@@ -191,8 +194,8 @@ def load_results(results: Path) -> list[dict]:
 
 
 def print_table(rows: list[dict], results: Path) -> None:
-    """Per clip and sigma: the baselines, then every STBN run with its wall time, fitting steps and margin
-    over BM3D."""
+    """Per clip and sigma: the baselines, then every STBN run with its wall time, fitting steps, margin over
+    BM3D and final-pass ensemble."""
     for clip, sigma in sorted({(r["clip"], r["sigma"]) for r in rows}):
         group = [r for r in rows if (r["clip"], r["sigma"]) == (clip, sigma)]
         base = {r["method"]: r for r in group if "minutes" not in r}
@@ -202,7 +205,7 @@ def print_table(rows: list[dict], results: Path) -> None:
         labels = [f"{r['method']} {r['minutes']:g} min seed {r['seed']}" for r in fits]
         width = max(map(len, [*labels, *base])) + 2
         print(f"\n{clip} ({group[0]['frames']} frames, {size}), sigma {sigma:g}")
-        print(f"  {'method':<{width}}{'PSNR':>8}{'vs BM3D':>9}{'wall s':>9}{'load':>7}{'steps':>7}")
+        print(f"  {'method':<{width}}{'PSNR':>8}{'vs BM3D':>9}{'wall s':>9}{'load':>7}{'steps':>7}  final pass")
         for method, r in base.items():
             delta = f"{r['psnr'] - bm3d:+.2f}" if bm3d is not None else ""
             print(f"  {method:<{width}}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load']:7.2f}")
@@ -210,8 +213,9 @@ def print_table(rows: list[dict], results: Path) -> None:
             delta = f"{r['psnr'] - bm3d:+.2f}" if bm3d is not None else ""
             ok = "" if r["seconds"] <= 60 * r["minutes"] else "  OVER BUDGET"
             log = results / "out" / f"{run_name(clip, sigma, r['method'], r['minutes'], r['seed'])}.log"
-            steps = fit_steps(log) or ""
-            print(f"  {label:<{width}}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load_mean']:7.2f}{steps:>7}{ok}")
+            steps, ensemble = fit_facts(log)
+            print(f"  {label:<{width}}{r['psnr']:8.2f}{delta:>9}{r['seconds']:9.1f}{r['load_mean']:7.2f}{steps:>7}"
+                  f"  {ensemble}{ok}")
 
 
 def save_figures(rows: list[dict], results: Path) -> list[Path]:
