@@ -36,8 +36,8 @@ MARGIN_FRACTION = 0.01
 pass, and for the last fitting step running over."""
 ENSEMBLE_FRACTION = 0.06
 """Most of the budget the final pass's shift ensemble may take (its estimate, safety factor included): the
-preset's 4x4 windows (about 5% of 30 minutes on a 20-frame 136x256 clip) stay at 30 minutes and halve at
-shorter budgets (docs/fitting.md)."""
+preset's 4x4 windows (about 5.8% of 30 minutes on a 20-frame 136x256 clip, 4.6% on 144x176) stay at 30
+minutes and halve at shorter budgets or on larger clips (docs/fitting.md)."""
 
 
 def process_start() -> float:
