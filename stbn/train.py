@@ -114,7 +114,7 @@ class Trainer:
             except torch.linalg.LinAlgError:  # a non-finite output breaks the Cholesky factorisation
                 loss = out.new_tensor(float("nan"))
         if self.distill is not None:
-            mu = out[:, :, : self.net.in_channels].detach()
+            mu = out[:, :, : self.net.in_channels].detach().to(noisy.dtype)  # bf16 under autocast
             loss = loss + self.distill.loss(self.net.flow_frames(noisy), self.net.flow_frames(mu), step)
         return loss
 

@@ -159,3 +159,16 @@ def test_denoiser_stays_lattice_blind_with_the_student_in_the_loop(noisy):
         near = [(y + dy, x + dx) for dy, dx in ((0, 1), (-1, 0), (-1, 1)) if 0 <= y + dy < 64 and 0 <= x + dx < 64]
         assert near and all(sens[p] != 0 for p in near)
         assert int((sens[~lattice] != 0).sum()) > 200
+
+
+def test_distillation_step_under_bf16_autocast(noisy):
+    """The teacher sees the network's mean in the frames' dtype, not the bf16 of the autocast region."""
+    cfg = load_config(None, ["flow.estimator=pwcnet", "flow.distill.enabled=true", "flow.distill.start_step=0",
+                             "speed.precision=bf16"], base="tiny")
+    torch.manual_seed(0)
+    net = build_model(cfg)
+    student_before = snapshot(net.flow)
+    trainer = Trainer(cfg, net)
+    loss, _ = trainer.step(Batch(noisy=noisy, clean=None, sigma=torch.full((1, 1, 1, 1, 1), SIGMA)), 0)
+    assert math.isfinite(loss)
+    assert any(not torch.equal(net.flow.state_dict()[k], v) for k, v in student_before.items())
