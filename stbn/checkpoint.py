@@ -3,7 +3,8 @@
 A checkpoint is a ``torch.save``d dict: ``format``, ``step``, ``config`` (the full validated
 experiment config as JSON types), ``provenance``, ``state_dict`` (the model, flow estimator included,
 so no weights file is needed to load it), and for resumable training checkpoints also the optimiser,
-scheduler, RNG states and CSV log position (see :mod:`stbn.train`).
+scheduler, RNG states and CSV log position (see :mod:`stbn.train`). The model is rebuilt by
+:func:`stbn.models.registry.build_model` (re-exported here) from the saved config's ``method``.
 """
 
 from __future__ import annotations
@@ -16,22 +17,9 @@ import torch
 from stbn.config import ExperimentConfig, validate_config
 from stbn.data.atomic import atomic_output
 from stbn.errors import StbnError
-from stbn.models import STBN
+from stbn.models.registry import Denoiser, build_model
 
 FORMAT = "stbn-checkpoint-v1"
-
-
-def build_model(cfg: ExperimentConfig, flow_weights: bool = True) -> STBN:
-    """``STBN(**cfg.model)`` with the configured flow estimator (its weights file loaded if
-    ``flow_weights``; a checkpoint's state dict replaces them anyway), re-estimating its flows if
-    ``cfg.flow.refinement`` says so."""
-    flow = None
-    if cfg.flow.estimator != "none":
-        from stbn.models.flow import build_flow
-
-        weights = cfg.flow.weights if flow_weights else None
-        flow = build_flow(cfg.flow.estimator, weights=weights)
-    return STBN(**cfg.model.model_dump(), flow=flow, reestimate_flow=cfg.flow.refinement == "reestimate")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
@@ -68,7 +56,7 @@ def checkpoint_config(path: str | Path, payload: dict[str, Any]) -> ExperimentCo
 
 def load_model(
     path: str | Path, device: torch.device | str = "cpu", kind: str | None = None
-) -> tuple[STBN, ExperimentConfig, dict[str, Any]]:
+) -> tuple[Denoiser, ExperimentConfig, dict[str, Any]]:
     """Rebuild and load the model of a checkpoint; ``kind`` ("srgb" | "raw") checks it fits the data.
 
     Returns ``(model in eval mode on device, config, payload)``.

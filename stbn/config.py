@@ -71,6 +71,20 @@ class ModelConfig(_Section):
         return self.in_channels == 3 if self.noise_map is None else self.noise_map
 
 
+class UDVDConfig(_Section):
+    """Constructor arguments of :class:`stbn.models.udvd.UDVD` (``method: udvd``; UDVD_SPEC.md); the input
+    channels follow ``data.kind``."""
+
+    width: int = Field(48, ge=1, le=512)
+    """Base width of both blind U-Nets; their wide layers have twice as many channels (published: 48)."""
+    triplet_features: int = Field(32, ge=1, le=512)
+    """Channels of each three-frame encoding (published: 32)."""
+    head: Literal["gaussian", "direct"] | None = None
+    """Output head: mean + covariance factor (sRGB default) or a direct estimate (raw default)."""
+    square_pad: Literal["zeros", "reflect"] = "zeros"
+    """Padding of non-square frames to the square the rotations need: zeros (blind) or reflect (the
+    published code, which leaks the centre pixel on non-square frames: only to match its checkpoints)."""
+
 class DistillConfig(_Section):
     """Flow refinement in noise (STBN_SPEC.md section 5.3; ``docs/flow.md``)."""
 
@@ -256,8 +270,12 @@ class ExperimentConfig(_Section):
 
     name: str = Field("experiment", pattern=r"^[A-Za-z0-9_.-]+$")
     """Experiment name (letters, digits, ``_.-``)."""
+    method: Literal["stbn", "udvd"] = "stbn"
+    """The denoising method: stbn (section ``model``) or udvd (section ``udvd``)."""
     model: ModelConfig = Field(default_factory=ModelConfig)
-    """Network architecture."""
+    """STBN network architecture."""
+    udvd: UDVDConfig = Field(default_factory=UDVDConfig)
+    """UDVD network architecture."""
     flow: FlowConfig = Field(default_factory=FlowConfig)
     """Optical flow."""
     data: DataConfig = Field(default_factory=DataConfig)
@@ -279,6 +297,11 @@ class ExperimentConfig(_Section):
                 raise ValueError("model.noise_map is not available for raw data (no sigma)")
             if self.model.resolved_head == "gaussian":
                 raise ValueError("model.head gaussian needs a known sigma: use head direct for raw data")
+        if self.method == "udvd":
+            if self.flow.estimator != "none":
+                raise ValueError("flow.estimator: udvd aligns no frames, use none")
+            if self.data.kind == "raw" and self.udvd.head == "gaussian":
+                raise ValueError("udvd.head gaussian needs a known sigma: use head direct for raw data")
         if self.infer.tile and self.flow.refinement == "reestimate":
             raise ValueError("infer.tile cannot be combined with flow re-estimation (flow.distill with dis) yet")
         return self
