@@ -135,41 +135,68 @@ def _fake_apt(tmp_path: Path, script: str) -> dict[str, str]:
 
 def test_fetch_failure_is_one_line(tmp_path):
     env = _fake_apt(tmp_path, "echo \"E: Can't select versions from package '$2'\" >&2; exit 100\n")
-    run = subprocess.run([sys.executable, str(FETCH)], check=False, env=env, capture_output=True, text=True)
+    run = _fetch(env)
     assert run.returncode == 1
     assert run.stderr.count("\n") == 1
     assert run.stderr.startswith("fetch_corpus: cannot fetch python3-imageio 2.4.1-5: apt-get download ")
     assert "E: Can't select versions from package" in run.stderr
 
 
+def _build_deb(tmp_path: Path, name: str, members: dict[str, bytes]) -> None:
+    """A fake ``debs/<name>.deb`` holding ``members`` (paths inside the package) and a copyright file."""
+    tree = tmp_path / "trees" / name
+    (tree / "DEBIAN").mkdir(parents=True)
+    version = corpus.PACKAGES[name].version
+    (tree / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n"
+    )
+    for member, data in {**members, f"usr/share/doc/{name}/copyright": f"licence of {name}\n".encode()}.items():
+        (tree / member).parent.mkdir(parents=True, exist_ok=True)
+        (tree / member).write_bytes(data)
+    (tmp_path / "debs").mkdir(exist_ok=True)
+    deb = tmp_path / "debs" / f"{name}.deb"
+    subprocess.run(["dpkg-deb", "-Znone", "--build", str(tree), str(deb)], check=True, capture_output=True)
+
+
+def _fetch(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(FETCH)], check=False, env=env, capture_output=True, text=True)
+
+
+def test_fetched_file_with_another_sha256_is_refused(tmp_path):
+    _build_deb(tmp_path, "python3-imageio", {corpus.SOURCES["cockatoo"].member: b"not the cockatoo"})
+    run = _fetch(_fake_apt(tmp_path, f'cp "{tmp_path}/debs/${{2%%=*}}.deb" "./${{2%%=*}}_1_all.deb"\n'))
+    assert run.returncode == 1 and run.stderr.count("\n") == 1
+    assert "cockatoo.mp4 in python3-imageio_1_all.deb: sha256 " in run.stderr
+    assert f"expected {corpus.SOURCES['cockatoo'].sha256}" in run.stderr
+    assert not (tmp_path / "c" / "python3-imageio").exists()
+
+
 def test_fetch_extracts_checks_and_is_idempotent(tmp_path):
     """Fake packages built from the stored files: the script takes out each file and its copyright."""
     debs = tmp_path / "debs"
-    for name, package in corpus.PACKAGES.items():
-        tree = tmp_path / "trees" / name
-        (tree / "DEBIAN").mkdir(parents=True)
-        (tree / "DEBIAN" / "control").write_text(
-            f"Package: {name}\nVersion: {package.version}\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n"
-        )
+    for name in corpus.PACKAGES:
+        members = {}
         for key, src in corpus.SOURCES.items():
             if src.package == name:
-                member = tree / src.member
-                member.parent.mkdir(parents=True, exist_ok=True)
                 data = corpus.locate(key).read_bytes()
-                member.write_bytes(gzip.compress(data) if src.member.endswith(".gz") else data)
-        (tree / "usr/share/doc" / name).mkdir(parents=True, exist_ok=True)
-        (tree / "usr/share/doc" / name / "copyright").write_text(f"licence of {name}\n")
-        debs.mkdir(exist_ok=True)
-        subprocess.run(["dpkg-deb", "-Znone", "--build", str(tree), str(debs / f"{name}.deb")],
-                       check=True, capture_output=True)  # fmt: skip
-    env = _fake_apt(tmp_path, f'pkg="${{2%%=*}}"; cp "{debs}/$pkg.deb" "./${{pkg}}_${{2#*=}}_all.deb"\n')
+                members[src.member] = gzip.compress(data) if src.member.endswith(".gz") else data
+        _build_deb(tmp_path, name, members)
+    # the archive lost docutils-doc's pinned version: its current one (here 9.9-1) serves the same file
+    apt = f"""[[ $1 == download ]] || exit 0
+pkg=${{2%%=*}}; version=${{2#*=}}
+if [[ $2 != *=* ]]; then version=9.9-1
+elif [[ $pkg == docutils-doc ]]; then echo "E: Version '$version' for 'docutils-doc' was not found" >&2; exit 100; fi
+cp "{debs}/$pkg.deb" "./${{pkg}}_${{version}}_all.deb"
+"""
+    env = _fake_apt(tmp_path, apt)
     for status in ("fetched", "present"):
-        run = subprocess.run([sys.executable, str(FETCH)], check=False, env=env, capture_output=True, text=True)
+        run = _fetch(env)
         assert run.returncode == 0, run.stderr
         assert run.stdout.count(f": {status} (") == len(corpus.PACKAGES)
-    monkey_dir = Path(env[corpus.DIR_ENV])
+    stored_dir = Path(env[corpus.DIR_ENV])
     for src in corpus.SOURCES.values():
-        stored = monkey_dir / src.package / src.file
+        stored = stored_dir / src.package / src.file
         assert hashlib.sha256(stored.read_bytes()).hexdigest() == src.sha256
         assert (stored.parent / "copyright").read_text() == f"licence of {src.package}\n"
-        assert (stored.parent / "VERSION").read_text() == corpus.PACKAGES[src.package].version + "\n"
+        version = "9.9-1" if src.package == "docutils-doc" else corpus.PACKAGES[src.package].version
+        assert (stored.parent / "VERSION").read_text() == version + "\n"
