@@ -94,7 +94,7 @@ PACKAGES = {
         Package("python-nbsphinx-doc", "0.8.11+ds-1", "public domain (Wikimedia Commons)"),
         Package("python3-mecavideo", "8.0~rc5-1", "CC-BY-SA-3.0 (example videos, Benoit Markey)"),
         Package("docutils-doc", "0.19+dfsg-6", "public domain (Docutils)"),
-        Package("node-opencv", "7.0.0+git20200316.f0a03a4b-1+b3", "Expat (node-opencv authors)"),
+        Package("node-opencv", "7.0.0+git20200316.f0a03a4b-1+b3", "Expat (Peter Braden)"),
         Package("python3-hug-doc", "2.6.0-2.4", "MIT (Timothy Edmund Crosley)"),
     )
 }
