@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create ./.venv (Python 3.11+) with the exact pinned dependencies and the stbn package (editable).
+# Create ./.venv (Python 3.11+) with the exact pinned dependencies and the stbn package (editable), and
+# fetch the video corpus's source clips (Debian's archive, via apt-get download; nothing is installed).
 # Idempotent: re-running only installs what changed. Usage: bash scripts/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +19,7 @@ fi
 # CUDA build of the same version on GPU clusters.
 .venv/bin/python -m pip install -q -r requirements.lock
 .venv/bin/python -m pip install -q --no-deps -e .
+# The video corpus's clips (docs/data.md): files of pinned Debian packages, fetched once into
+# .venv/share/stbn-corpus and checked by sha256; everything after this works offline.
+.venv/bin/python scripts/fetch_corpus.py >/dev/null
 echo "setup: .venv ready ($(.venv/bin/python -c 'import stbn, torch; print("stbn", stbn.__version__, "torch", torch.__version__)'))"

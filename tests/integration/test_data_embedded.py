@@ -59,7 +59,7 @@ def test_test_frames_are_the_downscaled_source(embedded_data):
     frames = io.VideoSource(embedded.locate_source("bikes")).iter_rgb24()
     first = next(f for i, f in enumerate(frames) if i == 137)
     png = io.read_sequence(embedded_data[embedded.TEST] / "bikes-fence", max_frames=1)[0]
-    np.testing.assert_array_equal(np.round(png * 255).astype(np.uint8), embedded.downscale2(first))
+    np.testing.assert_array_equal(np.round(png * 255).astype(np.uint8), embedded.downscale(first, 2))
 
 
 def test_raw_set_noise_and_clean(embedded_data):

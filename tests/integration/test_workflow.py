@@ -55,7 +55,9 @@ def test_dry_run_lists_the_complete_dag(dry_runs, preset):
     counts = run.job_counts()
     for rule, n in expected_jobs(cfg).items():
         assert counts.get(rule) == n, f"{rule}: {counts.get(rule)} jobs, expected {n}\n{run.output[-3000:]}"
-    assert counts["validate_dataset"] == len(cfg["datasets"])
+    used = {d for e in cfg["experiments"].values() for d in (e["train_data"], e.get("val_data"), *e["test_data"]) if d}
+    used |= set(cfg.get("published", {}).get("test_data", []))
+    assert counts["validate_dataset"] == len(used)  # defined but unused datasets are not prepared
     assert any(rule.startswith("table_") for rule in counts) and any(rule.startswith("figure_") for rule in counts)
     assert counts["all"] == 1
 

@@ -29,6 +29,8 @@ if shutil.which("stbn") is None:
 
 DATASETS_DIR = Path("resources/datasets")
 EMBEDDED = ("embedded-srgb-train", "embedded-srgb-test", "embedded-raw")
+# the real-video corpus (`stbn prepare corpus`): its sources are fetched by scripts/setup.sh
+CORPUS = ("embedded-corpus-train", "embedded-corpus-heldout")
 # where `download_pwcnet_weights` puts the PWC-Net weights (set flow.weights to it)
 PWCNET_WEIGHTS = "resources/weights/pwcnet-default.pytorch"
 
@@ -93,8 +95,8 @@ def _check_datasets():
     problems = []
     for name, entry in config["datasets"].items():
         where = f"datasets.{name}"
-        if entry["source"] == "embedded" and name not in EMBEDDED:
-            problems.append(f"{where}: source embedded is only available for {', '.join(EMBEDDED)}")
+        if entry["source"] == "embedded" and name not in EMBEDDED + CORPUS:
+            problems.append(f"{where}: source embedded is only available for {', '.join(EMBEDDED + CORPUS)}")
         if entry["source"] != "manual" and "path" in entry:
             problems.append(f"{where}.path: only manual datasets take a path (this one is {entry['source']})")
         if "path" in entry and not Path(entry["path"]).is_dir():

@@ -1,5 +1,5 @@
-# Data: materialise the embedded datasets, fetch downloadable ones (sha256 checked or, the first time,
-# recorded), validate every dataset's layout. Training and evaluation depend on a dataset's validation
+# Data: materialise the embedded datasets and the video corpus, fetch downloadable ones (sha256
+# checked or, the first time, recorded), validate every dataset's layout. Training and evaluation depend on a dataset's validation
 # flag, never on the bare folder. Downloads and validation run on the submit host (compute nodes often
 # have no internet).
 
@@ -27,6 +27,25 @@ rule prepare_embedded:
         "../../envs/stbn.yaml"
     shell:
         "stbn prepare embedded --out {params.out} > {log} 2>&1"
+
+
+rule prepare_corpus:
+    output:
+        directory(expand(f"{DATASETS_DIR}/{{dataset}}", dataset=CORPUS)),
+    params:
+        out=lambda w, output: Path(output[0]).parent,
+    log:
+        "logs/prepare_corpus.log",
+    benchmark:
+        "results/benchmarks/prepare_corpus.tsv"
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    conda:
+        "../../envs/stbn.yaml"
+    shell:
+        "stbn prepare corpus --out {params.out} > {log} 2>&1"
 
 
 rule validate_dataset:
