@@ -103,14 +103,20 @@ class Cell:
     level: float
 
 
-def read_runs(inputs: Sequence[str | Path]) -> dict[str, dict[Cell, dict[int | None, dict[str, dict[str, float]]]]]:
+Runs = dict[str, dict[Cell, dict[int | None, dict[str, dict[str, float]]]]]
+
+
+def read_runs(inputs: Sequence[str | Path]) -> tuple[Runs, dict[tuple[str, Cell], frozenset[Path]]]:
     """``{run: {cell: {seed: {sequence: {frame: psnr}}}}}`` from ``frames.csv`` inputs (``PATH`` or
-    ``LABEL=PATH``), in input order; an evaluation given twice is an error."""
-    runs: dict[str, dict[Cell, dict[int | None, dict[str, dict[str, float]]]]] = {}
+    ``LABEL=PATH``), in input order, and the files behind each (run, cell) (two labels of one shared
+    model read the same files); an evaluation given twice is an error."""
+    runs: Runs = {}
+    files: dict[tuple[str, Cell], set[Path]] = {}
     for item in inputs:
         label, path = split_label(item)
         key = parse_key(path, label)
-        seeds = runs.setdefault(key.run, {}).setdefault(Cell(key.dataset, key.axis, key.level), {})
+        cell = Cell(key.dataset, key.axis, key.level)
+        seeds = runs.setdefault(key.run, {}).setdefault(cell, {})
         if key.seed in seeds:
             raise StbnError(f"{item}: {key.run} on {key.dataset} at {key.axis} {key.level:g} "
                             f"(seed {key.seed}) is given twice")
@@ -118,17 +124,22 @@ def read_runs(inputs: Sequence[str | Path]) -> dict[str, dict[Cell, dict[int | N
         for row in read_frames(path):
             frames.setdefault(str(row["sequence"]), {})[str(row["frame"])] = float(row["psnr"])  # type: ignore[arg-type]
         seeds[key.seed] = frames
-    return runs
+        files.setdefault((key.run, cell), set()).add(path.resolve())
+    return runs, {k: frozenset(v) for k, v in files.items()}
 
 
-def seed_spreads(runs: Mapping[str, Mapping[Cell, ArmValues]]) -> dict[str, SeedSpread]:
-    """The pooled between-seed spread of the trained runs with 2+ seeds, per axis (sigma | iso)."""
+def seed_spreads(runs: Runs, files: Mapping[tuple[str, Cell], frozenset[Path]]) -> dict[str, SeedSpread]:
+    """The pooled between-seed spread of the trained runs with 2+ seeds, per axis (sigma | iso); a
+    model shared by several runs counts once."""
     spreads = {}
     for axis in ("sigma", "iso"):
-        groups = [(run, seed_scores(arm)) for run, cells in runs.items() for cell, arm in cells.items()
-                  if cell.axis == axis and None not in arm and len(arm) >= 2]
-        names = ", ".join(dict.fromkeys(run for run, _ in groups))
-        spread = pooled_seed_spread([g for _, g in groups], names)
+        groups: dict[frozenset[Path], tuple[str, list[float]]] = {}
+        for run, cells in runs.items():
+            for cell, arm in cells.items():
+                if cell.axis == axis and None not in arm and len(arm) >= 2:
+                    groups.setdefault(files[(run, cell)], (run, seed_scores(arm)))
+        names = ", ".join(dict.fromkeys(run for run, _ in groups.values()))
+        spread = pooled_seed_spread([g for _, g in groups.values()], names)
         if spread is not None:
             spreads[axis] = spread
     return spreads
@@ -267,8 +278,8 @@ def build_claims(inputs: Sequence[str | Path], claims: Sequence[Claim] | None = 
     """The claims table from this run's ``frames.csv`` files (``PATH`` or ``LABEL=PATH``; sigma and ISO
     evaluations together) and Figure 4's warped noise (``replicates`` noise seeds)."""
     claims = list(claims if claims is not None else load_claims())
-    runs = read_runs(inputs)
-    spreads = seed_spreads(runs)
+    runs, files = read_runs(inputs)
+    spreads = seed_spreads(runs, files)
     table, untested = _Rows(), []
     for claim in claims:
         if claim.warp_noise:

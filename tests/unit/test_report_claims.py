@@ -197,3 +197,13 @@ def test_claims_file_errors_are_named(tmp_path: Path) -> None:
     bad.write_text("claims:\n  - {id: x, where: T1, statement: s, a: m, b: n, colour: red}\n")
     with pytest.raises(StbnError, match="unknown key"):
         load_claims(bad)
+
+
+def test_a_shared_model_counts_once_in_the_seed_spread(tmp_path: Path) -> None:
+    from stbn.report.claims import read_runs, seed_spreads
+
+    files = run_files(tmp_path)
+    main = [f for f in files if "/main/" in f]
+    alone = seed_spreads(*read_runs(files))["sigma"]
+    shared = seed_spreads(*read_runs(files + [f"alignment/nearest={f}" for f in main]))["sigma"]
+    assert (shared.variance, shared.df) == (alone.variance, alone.df) == (pytest.approx(alone.variance), 1)
