@@ -1,5 +1,6 @@
-# The STBN reproduction workflow: a table of contents. The logic is in workflow/rules/common.smk,
-# the steps in the other rules files; every step calls the `stbn` command line.
+# The STBN reproduction workflow: a table of contents. The logic is in workflow/rules/common.smk and
+# report_common.smk (with workflow/report/outputs.yaml: what the report builds), the steps in the other
+# rules files; every step calls the `stbn` command line.
 #
 #   snakemake --cores 2                                     default: embedded data, CPU scale
 #   snakemake --configfile workflow/presets/paper.yaml --profile slurm   the paper, on a GPU cluster
@@ -25,10 +26,12 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report_common.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
-    input:
-        final_targets(),
     default_target: True
+    input:
+        evaluation_targets(),
+        REPORT_TARGETS,

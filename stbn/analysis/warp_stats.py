@@ -18,6 +18,13 @@ import torch
 from stbn.ops.warp import WarpMode, flow_warp
 
 
+#: Figure 4's two flows (drawn by ``stbn figure figure4``, tested by the claims table): a constant
+#: fractional shift and a zoom, on square noise of this size.
+FIGURE4_SIZE = 256
+FIGURE4_SHIFT = (0.37, -0.61)
+FIGURE4_ZOOM = 1.25
+
+
 @dataclass(frozen=True)
 class WarpNoiseStats:
     """Statistics of warped unit Gaussian noise (see the module docstring)."""
@@ -41,6 +48,16 @@ def zoom_flow(h: int, w: int, scale: float) -> torch.Tensor:
     xs = torch.arange(w, dtype=torch.float64) - (w - 1) / 2
     k = 1.0 / scale - 1.0
     return torch.stack((k * xs.view(1, w).expand(h, w), k * ys.view(h, 1).expand(h, w)))
+
+
+def figure4_flows(
+    size: int = FIGURE4_SIZE, shift: tuple[float, float] = FIGURE4_SHIFT, zoom: float = FIGURE4_ZOOM
+) -> dict[str, torch.Tensor]:
+    """Figure 4's flows by name: ``shift (dx, dy) px`` and ``zoom x<scale>``, each ``(2, size, size)``."""
+    return {
+        f"shift ({shift[0]}, {shift[1]}) px": constant_flow(size, size, *shift),
+        f"zoom x{zoom}": zoom_flow(size, size, zoom),
+    }
 
 
 def _inside(flow: torch.Tensor) -> torch.Tensor:

@@ -3,13 +3,16 @@
 What ``--inputs`` are, per figure:
 
 - ``figure4``: none (warped pure noise is generated and measured on the spot);
-- ``figure7``: training logs ``results/models/<experiment>/<variant>/<level>/log.csv`` (one curve each);
+- ``figure7``: training logs ``results/models/<experiment>/<variant>/<level>/seed<k>/log.csv`` (one curve each);
 - ``figure10``: evaluation ``frames.csv`` files, with ``--configs`` the matching models' ``config.json``
   (lambda is read from there; distillation off counts as lambda 0);
 - ``visual``: evaluation ``samples/`` folders (STBN and baselines), all made from the same noisy frames;
 - ``budget``: training logs, with ``--times`` their training jobs' benchmark files (unless the log has an
   ``elapsed`` column), optional ``--final`` test ``frames.csv`` per log, and ``--baselines`` the baselines'
   ``frames.csv`` at the same noise level (the best one is drawn).
+
+Any input may be given as ``LABEL=PATH``: the run is then called ``LABEL`` (a variant that shares another
+variant's trained model and evaluation).
 """
 
 from __future__ import annotations
@@ -25,11 +28,18 @@ from stbn.errors import StbnError
 CROP = 96
 
 
-def _aligned(args: argparse.Namespace, option: str, required: bool = True) -> list[Path]:
+def _aligned(args: argparse.Namespace, option: str, required: bool = True) -> list:
     values = getattr(args, option) or []
     if (values or required) and len(values) != len(args.inputs):
         raise StbnError(f"--{option}: give one per input ({len(args.inputs)}), got {len(values)}")
     return values
+
+
+def _path(item: str) -> Path:
+    """The path of an input given as PATH or LABEL=PATH."""
+    from stbn.report.runs import split_label
+
+    return split_label(item)[1]
 
 
 def _figure4(args: argparse.Namespace):
@@ -44,7 +54,7 @@ def _figure7(args: argparse.Namespace):
     from stbn.report.figures import Curve, figure_training_curves
     from stbn.report.runs import model_run, read_log
 
-    logs = [read_log(p) for p in args.inputs]
+    logs = [read_log(_path(p)) for p in args.inputs]
     return figure_training_curves([Curve(model_run(p), log.steps, log.val_psnr) for p, log in zip(args.inputs, logs)])
 
 
@@ -64,10 +74,10 @@ def _figure10(args: argparse.Namespace):
     from stbn.report.figures import figure_lambda
     from stbn.report.runs import read_score
 
-    lams = [_distill_lambda(p) for p in _aligned(args, "configs")]
+    lams = [_distill_lambda(_path(p)) for p in _aligned(args, "configs")]
     if len(set(lams)) < len(lams):
         raise StbnError(f"figure10: two inputs have the same lambda ({', '.join(f'{x:g}' for x in lams)})")
-    scores = [read_score(p) for p in args.inputs]
+    scores = [read_score(_path(p)) for p in args.inputs]
     for lam, score in sorted(zip(lams, scores), key=lambda pair: pair[0]):
         print(f"lambda {lam:g}: PSNR {score.psnr:.4f} SSIM {score.ssim:.4f}")
     return figure_lambda(lams, [s.psnr for s in scores], [s.ssim for s in scores])
@@ -89,10 +99,11 @@ def _detail_crop(clean: np.ndarray, size: int) -> tuple[slice, slice]:
 def _visual(args: argparse.Namespace):
     from stbn.metrics import psnr
     from stbn.report.figures import figure_visual
-    from stbn.report.runs import parse_key, read_samples
+    from stbn.report.runs import parse_key, read_samples, split_label
 
-    runs = [parse_key(Path(p).parent / "frames.csv").run for p in args.inputs]
-    samples = [read_samples(p) for p in args.inputs]
+    items = [split_label(p) for p in args.inputs]
+    runs = [parse_key(path.parent / "frames.csv", label).run for label, path in items]
+    samples = [read_samples(path) for _, path in items]
     sequences = sorted(set.intersection(*(set(s) for s in samples)))
     if not sequences:
         raise StbnError("visual: the samples folders share no sequence (evaluate with --samples >= 1)")
@@ -113,7 +124,7 @@ def _budget(args: argparse.Namespace):
     from stbn.report.figures import Curve, figure_budget, log_time_crossing
     from stbn.report.runs import model_run, parse_key, read_benchmark_seconds, read_log, read_score
 
-    logs = [read_log(p) for p in args.inputs]
+    logs = [read_log(_path(p)) for p in args.inputs]
     times = _aligned(args, "times", required=not all(log.elapsed for log in logs))
     finals = _aligned(args, "final", required=False)
     seconds = []
@@ -121,17 +132,17 @@ def _budget(args: argparse.Namespace):
         if log.elapsed is not None:
             seconds.append(log.elapsed)
         else:
-            total = read_benchmark_seconds(times[i])
+            total = read_benchmark_seconds(_path(times[i]))
             seconds.append([total * step / log.total_steps for step in log.steps])
     hours = max(max(s) for s in seconds) > 2 * 3600
     unit, scale = ("hours", 3600.0) if hours else ("minutes", 60.0)
     curves = [Curve(f"{model_run(p)} (validation)", [t / scale for t in s], log.val_psnr)
               for p, log, s in zip(args.inputs, logs, seconds)]
-    final_points = [Curve(f"{model_run(p)} (test)", [max(s) / scale], [read_score(f).psnr])
+    final_points = [Curve(f"{model_run(p)} (test)", [max(s) / scale], [read_score(_path(f)).psnr])
                     for p, s, f in zip(args.inputs, seconds, finals)]
     best = None
     if args.baselines:
-        ranked = sorted(((read_score(p).psnr, parse_key(p).run) for p in args.baselines), reverse=True)
+        ranked = sorted(((read_score(_path(p)).psnr, parse_key(_path(p)).run) for p in args.baselines), reverse=True)
         best = (ranked[0][1], ranked[0][0])
         for curve in curves:
             crossing = log_time_crossing(curve.x, curve.y, best[1])
@@ -162,10 +173,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", choices=tuple(BUILDERS), help="which figure")
-    p.add_argument("--inputs", nargs="*", default=[], type=Path, help="the figure's input files (see above)")
+    p.add_argument("--inputs", nargs="*", default=[], help="the figure's input files, PATH or LABEL=PATH (see above)")
     p.add_argument("--out", required=True, type=Path, help="output prefix, e.g. results/figures/figure7")
-    p.add_argument("--configs", nargs="+", type=Path, help="figure10: config.json of each input's model")
-    p.add_argument("--times", nargs="+", type=Path, help="budget: benchmark file of each log's training job")
-    p.add_argument("--final", nargs="+", type=Path, help="budget: test frames.csv of each log's model")
-    p.add_argument("--baselines", nargs="+", type=Path, help="budget: baselines' frames.csv")
+    p.add_argument("--configs", nargs="+", help="figure10: config.json of each input's model")
+    p.add_argument("--times", nargs="+", help="budget: benchmark file of each log's training job")
+    p.add_argument("--final", nargs="+", help="budget: test frames.csv of each log's model")
+    p.add_argument("--baselines", nargs="+", help="budget: baselines' frames.csv")
     p.set_defaults(func=run)

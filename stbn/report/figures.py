@@ -17,7 +17,14 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from stbn.analysis.warp_stats import constant_flow, warp_noise_stats, zoom_flow
+from stbn.analysis.warp_stats import (
+    FIGURE4_SHIFT,
+    FIGURE4_SIZE,
+    FIGURE4_ZOOM,
+    constant_flow,
+    figure4_flows,
+    warp_noise_stats,
+)
 from stbn.data.atomic import atomic_output
 from stbn.ops.warp import flow_warp
 
@@ -47,7 +54,7 @@ def _warped_noise(flow: torch.Tensor, mode: str, seed: int) -> np.ndarray:
 
 
 def figure_warp_noise(
-    size: int = 256, shift: tuple[float, float] = (0.37, -0.61), zoom: float = 1.25, seed: int = 0
+    size: int = FIGURE4_SIZE, shift: tuple[float, float] = FIGURE4_SHIFT, zoom: float = FIGURE4_ZOOM, seed: int = 0
 ) -> Figure:
     """Figure 4: what nearest and bilinear warping do to i.i.d. unit Gaussian noise.
 
@@ -55,8 +62,7 @@ def figure_warp_noise(
     for the shift and for a zoom (a spatially varying flow); (c) the variance ratio against the
     fractional shift ``a`` (``dx = dy = a``), with bilinear's closed form ``((1-a)^2 + a^2)^2``.
     """
-    shifted = constant_flow(size, size, *shift)
-    zoomed = zoom_flow(size, size, zoom)
+    shifted, zoomed = figure4_flows(size, shift, zoom).values()
     fig = Figure(figsize=(15, 4.2), layout="constrained")
     ax_hist, ax_bar, ax_var = fig.subplots(1, 3)
 

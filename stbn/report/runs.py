@@ -1,10 +1,12 @@
 """Read this run's results: per-frame metric files and where they sit in the results layout.
 
-An evaluation folder is ``.../<group>/<name>/<dataset>/sigma<s>/`` (sRGB) or ``.../iso<i>/`` (raw)
-and holds ``frames.csv`` (columns ``sequence, frame, psnr, ssim``, optionally ``seconds``) and
-``summary.json``. The run is ``<group>/<name>``: an experiment's variant
-(``results/eval/<experiment>/<variant>/...``) or a baseline method (``results/baselines/<method>/...``
-gives ``baselines/<method>``). Every number a table shows is aggregated here from ``frames.csv`` by
+An evaluation folder is ``.../<group>/<name>/<dataset>/sigma<s>/`` (sRGB) or ``.../iso<i>/`` (raw),
+optionally followed by ``seed<k>/`` (the training seed of a learned model), and holds ``frames.csv``
+(columns ``sequence, frame, psnr, ssim``, optionally ``seconds``) and ``summary.json``. The run is
+``<group>/<name>``: an experiment's variant (``results/eval/<experiment>/<variant>/...``) or a baseline
+method (``results/baselines/<method>/...`` gives ``baselines/<method>``). An input given as
+``LABEL=PATH`` is the run ``LABEL`` whatever its folder (two variants that share one trained model
+share its evaluation). Every number a table shows is aggregated here from ``frames.csv`` by
 :func:`stbn.metrics.hierarchical_mean` (frames -> sequence -> dataset), never copied from elsewhere.
 """
 
@@ -27,6 +29,7 @@ Axis = Literal["sigma", "iso"]
 FRAMES_FILE = "frames.csv"
 REQUIRED_COLUMNS = ("sequence", "frame", "psnr", "ssim")
 _LEVEL = re.compile(r"^(sigma|iso)(\d+(?:\.\d+)?)$")
+_SEED = re.compile(r"^seed(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class RunKey:
     dataset: str
     axis: Axis
     level: float
+    seed: int | None = None
+    """The training seed (None: not a trained model, e.g. a classical baseline)."""
 
 
 @dataclass(frozen=True)
@@ -55,16 +60,31 @@ def frames_path(path: str | Path) -> Path:
     return path if path.suffix == ".csv" else path / FRAMES_FILE
 
 
-def parse_key(path: str | Path) -> RunKey:
-    """The :class:`RunKey` encoded in ``.../<group>/<name>/<dataset>/(sigma|iso)<level>/frames.csv``."""
+def split_label(item: str | Path) -> tuple[str | None, Path]:
+    """``"LABEL=PATH"`` -> ``(LABEL, PATH)``; a plain path -> ``(None, path)``."""
+    label, sep, path = str(item).partition("=")
+    if not sep:
+        return None, Path(item)
+    if not label or not path:
+        raise StbnError(f"{item}: expected PATH or LABEL=PATH")
+    return label, Path(path)
+
+
+def parse_key(path: str | Path, run: str | None = None) -> RunKey:
+    """The :class:`RunKey` encoded in ``.../<group>/<name>/<dataset>/(sigma|iso)<level>[/seed<k>]/frames.csv``;
+    ``run`` (a label) replaces ``<group>/<name>``."""
     folder = frames_path(path).parent
+    seed = _SEED.match(folder.name)
+    if seed is not None:
+        folder = folder.parent
     match = _LEVEL.match(folder.name)
     if match is None or len(folder.parts) < 4:
         raise StbnError(
-            f"{path}: expected a metric file at .../<group>/<name>/<dataset>/sigma<s>|iso<i>/{FRAMES_FILE}"
+            f"{path}: expected a metric file at .../<group>/<name>/<dataset>/sigma<s>|iso<i>[/seed<k>]/{FRAMES_FILE}"
         )
-    run = f"{folder.parents[2].name}/{folder.parents[1].name}"
-    return RunKey(run, folder.parent.name, match.group(1), float(match.group(2)))  # type: ignore[arg-type]
+    run = run or f"{folder.parents[2].name}/{folder.parents[1].name}"
+    return RunKey(run, folder.parent.name, match.group(1), float(match.group(2)),  # type: ignore[arg-type]
+                  None if seed is None else int(seed.group(1)))
 
 
 def read_frames(path: str | Path) -> list[dict[str, object]]:
@@ -132,11 +152,17 @@ def read_score(path: str | Path) -> Score:
 
 
 def model_run(path: str | Path) -> str:
-    """``<experiment>/<variant>`` of a file in ``results/models/<experiment>/<variant>/<level>/``."""
-    folder = Path(path).parent
+    """``<experiment>/<variant>`` (and `` seed <k>``) of a file in
+    ``results/models/<experiment>/<variant>/<level>[/seed<k>]/``; ``LABEL=PATH`` gives ``LABEL``."""
+    label, path = split_label(path)
+    folder = path.parent
+    seed = _SEED.match(folder.name)
+    if seed is not None:
+        folder = folder.parent
     if len(folder.parts) < 3:
-        raise StbnError(f"{path}: expected a file at .../<experiment>/<variant>/<level>/{Path(path).name}")
-    return f"{folder.parents[1].name}/{folder.parent.name}"
+        raise StbnError(f"{path}: expected a file at .../<experiment>/<variant>/<level>[/seed<k>]/{path.name}")
+    run = label or f"{folder.parents[1].name}/{folder.parent.name}"
+    return run if seed is None else f"{run} seed {seed.group(1)}"
 
 
 @dataclass(frozen=True)

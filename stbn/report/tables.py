@@ -1,10 +1,11 @@
 """The paper's tables rebuilt from this run's per-frame metric files, with the paper's cells beside them.
 
 Every table has the same shape: one row per (dataset, method, source) and one column per noise level
-(sigma or ISO) plus their average, each cell ``PSNR / SSIM``. ``source`` is ``paper`` (values from
-``paper.yaml``), ``this run`` (aggregated from ``frames.csv``) or ``Δ this run − paper`` (only where this
-run evaluated the paper's dataset and the run is mapped to a paper row). Extra per-run columns
-(parameters, multiply-accumulates, seconds per frame) are appended for the variants table.
+(sigma or ISO) plus their average, each cell ``PSNR / SSIM``. ``source`` is ``paper`` (every row of the
+paper's table, from ``paper.yaml``), ``measured`` (this run, aggregated from ``frames.csv``; a trained
+model's cell is the mean over its training seeds) or ``Δ measured − paper`` (only where this run
+evaluated the paper's dataset and the run is mapped to a paper row). Extra per-run columns (parameters,
+multiply-accumulates, seconds per frame, seeds) are appended.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from stbn.errors import StbnError
 from stbn.report.paper import AVG, PaperCell, dataset_aliases, paper_table
 from stbn.report.render import Table
-from stbn.report.runs import RunKey, Score, parse_key, read_score
+from stbn.report.runs import RunKey, Score, parse_key, read_score, split_label
 
 #: Table name -> (paper table number or None, title).
 TABLES: dict[str, tuple[int | None, str]] = {
@@ -26,8 +27,9 @@ TABLES: dict[str, tuple[int | None, str]] = {
     "table4": (4, "Table 4: trained on the test sequences (the ER2R / 'Ours_s' protocol)"),
     "variants": (None, "Model variants: quality per noise level, size, cost and speed"),
 }
-PAPER, THIS_RUN, DELTA = "paper", "this run", "Δ this run − paper"
+PAPER, THIS_RUN, DELTA = "paper", "measured", "Δ measured − paper"
 NA = "n/a"
+NOT_PRINTED = "-"
 
 
 def _level_name(level: float | str) -> str:
@@ -42,11 +44,11 @@ def _level_header(axis: str, level: float | str) -> str:
     return f"σ={_level_name(level)}" if axis == "sigma" else f"ISO {_level_name(level)}"
 
 
-def _cell(psnr: float, ssim: float, signed: bool = False) -> str:
+def _cell(psnr: float, ssim: float, signed: bool = False, missing: str = NA) -> str:
     if math.isnan(psnr) and math.isnan(ssim):
         return NA
-    p = NA if math.isnan(psnr) else (f"{psnr:+.2f}" if signed else f"{psnr:.2f}")
-    s = NA if math.isnan(ssim) else (f"{ssim:+.4f}" if signed else f"{ssim:.4f}")
+    p = missing if math.isnan(psnr) else (f"{psnr:+.2f}" if signed else f"{psnr:.2f}")
+    s = missing if math.isnan(ssim) else (f"{ssim:+.4f}" if signed else f"{ssim:.4f}")
     return f"{p} / {s}"
 
 
@@ -84,7 +86,7 @@ class _Builder:
         for lv in self.levels:
             p, s = values.get(lv, (math.nan, math.nan))
             record[f"psnr_{_level_name(lv)}"], record[f"ssim_{_level_name(lv)}"] = p, s
-            cells.append(_cell(p, s, signed=source == DELTA))
+            cells.append(_cell(p, s, signed=source == DELTA, missing=NOT_PRINTED if source == PAPER else NA))
         extra = extra or {}
         record.update({name: extra.get(name) for name in self.extras})
         self.records.append(record)
@@ -92,8 +94,13 @@ class _Builder:
 
 
 def _run_values(scores: Mapping[RunKey, Score], run: str, dataset: str, levels: list[float | str]) -> dict:
+    """``{level: (psnr, ssim)}`` of one run on one dataset, each the mean over its training seeds."""
+    per_level: dict[float | str, list[Score]] = {}
+    for k, s in scores.items():
+        if k.run == run and k.dataset == dataset:
+            per_level.setdefault(k.level, []).append(s)
     values: dict[float | str, tuple[float, float]] = {
-        k.level: (s.psnr, s.ssim) for k, s in scores.items() if k.run == run and k.dataset == dataset
+        lv: (_mean([s.psnr for s in ss]), _mean([s.ssim for s in ss])) for lv, ss in per_level.items()
     }
     numeric = [lv for lv in levels if lv != AVG]
     if AVG in levels and len(numeric) > 1 and all(lv in values for lv in numeric):
@@ -101,17 +108,19 @@ def _run_values(scores: Mapping[RunKey, Score], run: str, dataset: str, levels: 
     return values
 
 
-def _parse_inputs(name: str, inputs: Sequence[str | Path], paper_methods: Mapping[str, str]) -> list[RunKey]:
-    """The run keys of ``inputs``, checked: one kind of level, no evaluation twice, mapped runs exist."""
-    keys = [parse_key(p) for p in inputs]
-    if len({k.axis for k in keys}) > 1:
-        raise StbnError(f"table {name}: inputs mix sigma and ISO levels")
-    if len(set(keys)) < len(keys):
-        dup = next(k for k in keys if keys.count(k) > 1)
-        raise StbnError(f"table {name}: {dup.run}/{dup.dataset} at {dup.axis} {_level_name(dup.level)} is given twice")
-    unknown = sorted(set(paper_methods) - {k.run for k in keys})
-    if unknown:
-        raise StbnError(f"table {name}: --paper-method names runs that have no input: {', '.join(unknown)}")
+def parse_inputs(name: str, inputs: Sequence[str | Path]) -> list[tuple[RunKey, Path]]:
+    """``(key, path)`` of each input (``PATH`` or ``LABEL=PATH``), checked: one kind of level, no
+    evaluation (run, dataset, level, seed) twice."""
+    items = [split_label(p) for p in inputs]
+    keys = [(parse_key(path, label), path) for label, path in items]
+    if len({k.axis for k, _ in keys}) > 1:
+        raise StbnError(f"{name}: inputs mix sigma and ISO levels")
+    seen: set[RunKey] = set()
+    for k, _ in keys:
+        if k in seen:
+            seed = "" if k.seed is None else f" seed {k.seed}"
+            raise StbnError(f"{name}: {k.run}/{k.dataset} at {k.axis} {_level_name(k.level)}{seed} is given twice")
+        seen.add(k)
     return keys
 
 
@@ -124,7 +133,8 @@ def build_table(
     aliases: Mapping[str, str] | None = None,
 ) -> Table:
     """Build table ``name`` (see :data:`TABLES`) from ``frames.csv`` files laid out as
-    ``.../<group>/<name>/<dataset>/sigma<s>|iso<i>/frames.csv`` (the run is ``<group>/<name>``).
+    ``.../<group>/<name>/<dataset>/sigma<s>|iso<i>[/seed<k>]/frames.csv`` (the run is ``<group>/<name>``,
+    or ``LABEL`` for an input given as ``LABEL=PATH``); a run's seeds are averaged.
 
     ``paper_methods`` maps a run name to the paper row it reproduces (for the Δ rows); ``extras`` maps a
     run name to extra columns (name -> value). ``paper`` and ``aliases`` (lower-case run dataset name ->
@@ -145,14 +155,20 @@ def build_table(
     def group_of(dataset: str) -> str:
         return aliases.get(dataset.lower(), dataset).lower()
 
-    keys = _parse_inputs(name, inputs, paper_methods)
-    scores = {k: read_score(p) for k, p in zip(keys, inputs)}
+    parsed = parse_inputs(f"table {name}", inputs)
+    keys = [k for k, _ in parsed]
+    unknown = sorted(set(paper_methods) - {k.run for k in keys})
+    if unknown:
+        raise StbnError(f"table {name}: --paper-method names runs that have no input: {', '.join(unknown)}")
+    scores = {k: read_score(p) for k, p in parsed}
     axis = keys[0].axis
     numeric = sorted({k.level for k in keys})
     has_avg = len(numeric) > 1 or any(c.level == AVG for c in cells)
     levels: list[float | str] = list(numeric) + ([AVG] if has_avg else [])
     same_levels = set(numeric) == {c.level for c in cells if c.level != AVG}
-    extra_names = list(dict.fromkeys(n for e in extras.values() for n in e)) + ["s/frame"]
+    seeds = {run: len({k.seed for k in keys if k.run == run}) for run in {k.run for k in keys}}
+    multi_seed = any(k.seed is not None for k in keys) and max(seeds.values()) > 1
+    extra_names = list(dict.fromkeys(n for e in extras.values() for n in e)) + ["s/frame"] + ["seeds"] * multi_seed
     table = _Builder(axis, levels, extra_names)
 
     runs = list(dict.fromkeys(k.run for k in keys))
@@ -169,7 +185,9 @@ def build_table(
                 values = _run_values(scores, run, dataset, levels)
                 timed = [s.seconds_per_frame for k, s in scores.items() if k.run == run and k.dataset == dataset]
                 seconds = _mean([t for t in timed if t is not None])
-                table.add(dataset, run, THIS_RUN, values, {**extras.get(run, {}), "s/frame": seconds})
+                n_seeds = len({k.seed for k in keys if k.run == run and k.dataset == dataset and k.seed is not None})
+                table.add(dataset, run, THIS_RUN, values,
+                          {**extras.get(run, {}), "s/frame": seconds, "seeds": n_seeds or None})
                 reference = by_method.get(paper_methods.get(run, ""))
                 if reference:
                     comparable = [lv for lv in levels if lv != AVG or same_levels]
@@ -177,9 +195,10 @@ def build_table(
                              for lv in comparable if lv in values and lv in reference}
                     table.add(dataset, f"{run} vs {paper_methods[run]}", DELTA, delta)
     notes = [
-        "PSNR in dB / SSIM; this run's values are means over frames, then sequences, of frames.csv",
-        f"{NA}: not available (paper: not quoted in the sources at hand, see stbn/report/paper.yaml; "
-        "this run: not evaluated at that level)",
+        "PSNR in dB / SSIM; measured: this run, means over frames, then sequences, of frames.csv"
+        + (", then over the training seeds (seeds)" if multi_seed else ""),
+        f"paper: every row of the paper's table (stbn/report/paper.yaml, arXiv:2412.11820); {NOT_PRINTED}: "
+        f"the paper prints no value; {NA}: not evaluated at that level",
     ]
     if has_avg:
         notes.append(

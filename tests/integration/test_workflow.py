@@ -6,9 +6,11 @@ The end-to-end part runs every rule of the DAG on CPU in a few minutes (.test/co
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import re
 import stat
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -18,21 +20,36 @@ import yaml
 from workflow_helpers import REPO, TINY, Run, expected_jobs, load_yaml, report_results, snakemake, workdir
 
 PAPER = REPO / "workflow" / "presets" / "paper.yaml"
+# variants whose training config equals an earlier one's: they train nothing and share its evaluations
+SHARED = {
+    "default": {("alignment", "nearest"): ("ablation", "srfe")},
+    "paper": {("ablation", "srfe"): ("main", "stbn"), ("alignment", "nearest"): ("main", "stbn")},
+    "tiny": {("ablation", "srfe"): ("main", "stbn"), ("alignment", "nearest"): ("main", "stbn")},
+}
 # the rules whose jobs ask for a GPU (the train and evaluate resource families)
 GPU_RULES = {"train", "train_raw", "evaluate", "evaluate_raw", "evaluate_published"}
 
 
-def test_lint_reports_nothing():
-    run = snakemake("--lint")
+@pytest.mark.parametrize("config", [None, TINY])
+def test_lint_reports_nothing(config):
+    run = snakemake("--lint", *(["--configfile", config] if config else []))
     assert run.returncode == 0, run.output
     assert "Congratulations, your workflow is in a good condition!" in run.output, run.output
+
+
+def test_workflow_is_formatted():
+    """The gate of .ci/run: snakefmt (line length from pyproject.toml) would change nothing."""
+    snakefmt = Path(sys.executable).parent / "snakefmt"
+    proc = subprocess.run([snakefmt, "--check", "Snakefile", "workflow/"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")
 def dry_runs(tmp_path_factory) -> dict[str, Run]:
     """`snakemake -n -p` on the default config, on the paper preset (its data absent) and on the
     paper preset with a `published:` checkpoint under the cluster profile (`--profile slurm`, found as
-    ./slurm from the repo root), so that every rule of the paper's DAG is planned."""
+    ./slurm from the repo root), so that every rule of the paper's DAG is planned. Each in a fresh
+    working directory (-d): what the checkout's results/ hold must not change the plan."""
     tmp = tmp_path_factory.mktemp("published")
     checkpoint = tmp / "STBN_sigma30.pth"
     checkpoint.touch()
@@ -41,9 +58,9 @@ def dry_runs(tmp_path_factory) -> dict[str, Run]:
     published = tmp / "paper-published.yaml"
     published.write_text(yaml.safe_dump(cfg))
     return {
-        "default": snakemake("-n", "-p"),
-        "paper": snakemake("-n", "-p", "--configfile", PAPER),
-        "paper-slurm": snakemake("-n", "--configfile", published, "--profile", "slurm"),
+        "default": snakemake("-n", "-p", "-d", workdir(tmp / "default")),
+        "paper": snakemake("-n", "-p", "--configfile", PAPER, "-d", workdir(tmp / "paper")),
+        "paper-slurm": snakemake("-n", "--configfile", published, "--profile", "slurm", "-d", workdir(tmp / "slurm")),
     }
 
 
@@ -53,7 +70,7 @@ def test_dry_run_lists_the_complete_dag(dry_runs, preset):
     assert run.returncode == 0, run.output
     cfg = load_yaml(PAPER if preset == "paper" else REPO / "config.yaml")
     counts = run.job_counts()
-    for rule, n in expected_jobs(cfg).items():
+    for rule, n in expected_jobs(cfg, SHARED[preset]).items():
         assert counts.get(rule) == n, f"{rule}: {counts.get(rule)} jobs, expected {n}\n{run.output[-3000:]}"
     used = {d for e in cfg["experiments"].values() for d in (e["train_data"], e.get("val_data"), *e["test_data"]) if d}
     used |= set(cfg.get("published", {}).get("test_data", []))
@@ -138,7 +155,7 @@ def _fails_before_any_job(tmp_path: Path, *edits) -> str:
     run = snakemake("--cores", "1", "--configfile", _bad_config(tmp_path, *edits), "-d", wd)
     assert run.returncode != 0
     assert "Building DAG of jobs" not in run.output and not run.jobs(), run.output
-    assert sorted(p.name for p in wd.iterdir() if p.name != ".snakemake") == ["configs"]
+    assert sorted(p.name for p in wd.iterdir() if p.name != ".snakemake") == ["config.yaml", "configs"]
     return run.output
 
 
@@ -153,8 +170,8 @@ PROBLEMS = {
         ["experiments.main.variants.stbn at sigma 30: model.widht: unknown key"],
     ),
     "sigma out of range": (
-        _set("experiments/ablation/sigmas", [30, 300]),
-        ["experiments.ablation.variants.propagation at sigma 300: data.sigma must lie in [0, 255]"],
+        _set("experiments/distill-lambda/sigmas", [30, 300]),
+        ["experiments.distill-lambda.variants.lambda-5e-4 at sigma 300: data.sigma must lie in [0, 255]"],
     ),
     "uncalibrated ISO": (_set("experiments/raw/isos", [800]), ["experiments.raw.variants.stbn:", "ISO [800]"]),
     "missing dataset path": (
@@ -177,7 +194,7 @@ def test_bad_settings_fail_before_any_job_each_problem_named(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- end to end
-FAILING = "results/eval/main/stbn/embedded-srgb-test/sigma30"
+FAILING = "results/eval/main/stbn/embedded-srgb-test/sigma30/seed0"
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +237,7 @@ def test_failing_job_leaves_no_partial_outputs(tiny):
     assert "Error in rule evaluate" in run.output and FAILING in run.output
     assert tiny["partial"] == set(), f"partial outputs left: {tiny['partial']}"
     # independent jobs went on (--keep-going): every model was trained
-    assert run.jobs().count("train") == expected_jobs(load_yaml(TINY))["train"]
+    assert run.jobs().count("train") == expected_jobs(load_yaml(TINY), SHARED["tiny"])["train"]
 
 
 def test_rerun_resumes_without_redoing_finished_jobs(tiny):
@@ -235,16 +252,47 @@ def test_tiny_run_writes_every_table_and_figure(tiny):
     wd: Path = tiny["wd"]
     tables = {p.name for p in (wd / "results" / "tables").iterdir()}
     figures = {p.name for p in (wd / "results" / "figures").iterdir()}
-    for name in ("table1", "table2", "table3", "table4", "variants"):
+    for name in ("table1", "table2", "table3", "table4", "variants", "claims"):
         assert {f"{name}.csv", f"{name}.md", f"{name}.tex"} <= tables, tables
     for name in ("figure4", "figure7", "figure10", "budget", "visual-embedded-srgb-test"):
         assert {f"{name}.png", f"{name}.pdf"} <= figures, figures
-    for model in ("main/stbn/sigma30", "raw/stbn/raw"):
-        folder = wd / "results" / "models" / model
+    models = wd / "results" / "models"
+    for model in ("main/stbn/sigma30/seed1", "main-pooled/stbn/pooled/seed0", "raw/stbn/pooled/seed1",
+                  "raw-per-iso/stbn/iso12800/seed0"):
+        folder = models / model
         assert {"model.pt", "config.json", "log.csv"} <= {p.name for p in folder.iterdir()}
         assert not (folder / "last.pt").exists(), "a finished training removes its resume checkpoint"
-    assert (wd / "logs" / "train" / "main" / "stbn" / "sigma30.log").is_file()
-    assert (wd / "results" / "benchmarks" / "train" / "main" / "stbn" / "sigma30.tsv").is_file()
+    assert (wd / "logs" / "train" / "main" / "stbn" / "sigma30" / "seed1.log").is_file()
+    assert (wd / "results" / "benchmarks" / "train" / "main" / "stbn" / "sigma30" / "seed1.tsv").is_file()
+
+
+def test_identical_variants_train_once_and_share_the_model(tiny):
+    wd: Path = tiny["wd"]
+    assert not (wd / "results" / "models" / "alignment" / "nearest").exists()
+    assert not (wd / "results" / "models" / "ablation" / "srfe").exists()
+    rows = {r["method"] for r in csv.DictReader((wd / "results" / "tables" / "variants.csv").open())}
+    assert {"main/stbn", "ablation/srfe", "alignment/nearest"} <= rows
+
+
+def test_tiny_run_judges_every_claim(tiny):
+    wd: Path = tiny["wd"]
+    rows = list(csv.DictReader((wd / "results" / "tables" / "claims.csv").open()))
+    claims = {r["claim"] for r in rows}
+    assert claims == {
+        "alignment", "ablation-bsa", "ablation-srfe", "ablation-flow-refinement", "train-on-test", "vs-classical",
+        "raw-vs-noisy", "raw-pooled", "srgb-pooled", "warp-noise-variance", "warp-noise-correlation",
+    }, claims
+    verdicts = {"reproduced", "contradicted", "not resolved", "pooled better", "per-ISO better", "per-sigma better"}
+    for row in rows:
+        assert row["verdict"] in verdicts, row
+        if row["verdict"] == "not resolved":
+            assert row["to_resolve"], row
+        # every interval includes a training-seed spread, measured or borrowed
+        if row["claim"] not in ("warp-noise-variance", "warp-noise-correlation"):
+            assert row["seed_spread"] and not row["no_interval"], row
+    # the raw model is judged against its noisy input at every ISO, pooled and per ISO
+    raw = {(r["a"], r["level"]) for r in rows if r["claim"] == "raw-vs-noisy"}
+    assert raw == {(a, f"ISO {i}") for a in ("raw/stbn", "raw-per-iso/stbn") for i in (12800, 25600)}
 
 
 def test_second_run_has_nothing_to_do(tiny):

@@ -35,9 +35,11 @@ class Run:
 
 
 def workdir(tmp: Path) -> Path:
-    """A working directory for the workflow outside the repository (configs/ linked in)."""
+    """A fresh working directory for the workflow outside the repository (configs/ and the default
+    config.yaml linked in), so that no test sees what the checkout's results/ hold."""
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "configs").symlink_to(REPO / "configs")
+    (tmp / "config.yaml").symlink_to(REPO / "config.yaml")
     return tmp
 
 
@@ -74,15 +76,23 @@ def load_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def expected_jobs(cfg: dict) -> dict[str, int]:
-    """Training and evaluation job counts a workflow config asks for."""
-    counts = {"train": 0, "train_raw": 0, "evaluate": 0, "evaluate_raw": 0}
-    for exp in cfg["experiments"].values():
-        variants, tests = len(exp["variants"]), len(exp["test_data"])
-        if "sigmas" in exp:
-            counts["train"] += variants * len(exp["sigmas"])
-            counts["evaluate"] += variants * len(exp["sigmas"]) * tests
-        else:
-            counts["train_raw"] += variants
-            counts["evaluate_raw"] += variants * len(exp["isos"]) * tests
+def expected_jobs(cfg: dict, shared: dict[tuple[str, str], tuple[str, str]] | None = None) -> dict[str, int]:
+    """Training and evaluation job counts a workflow config asks for. ``shared`` maps an (experiment,
+    variant) whose training config equals an earlier one's to that owner: it trains nothing and
+    shares the owner's evaluations."""
+    shared = shared or {}
+    counts = {"train": 0, "train_raw": 0}
+    evaluations: set[tuple] = set()
+    for name, exp in cfg["experiments"].items():
+        raw = "isos" in exp
+        levels = [f"iso{i}" for i in exp["isos"]] if raw else [f"sigma{s}" for s in exp["sigmas"]]
+        pooled = exp.get("pooling", "pooled" if raw else "per-level") == "pooled"
+        seeds = exp.get("seeds", [0])
+        for variant in exp["variants"]:
+            owner = shared.get((name, variant), (name, variant))
+            if owner == (name, variant):
+                counts["train_raw" if raw else "train"] += (1 if pooled else len(levels)) * len(seeds)
+            evaluations |= {(owner, d, lv, s, raw) for d in exp["test_data"] for lv in levels for s in seeds}
+    counts["evaluate"] = sum(not e[-1] for e in evaluations)
+    counts["evaluate_raw"] = sum(e[-1] for e in evaluations)
     return {rule: n for rule, n in counts.items() if n}

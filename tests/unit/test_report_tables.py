@@ -100,8 +100,11 @@ def test_a_run_dataset_named_like_the_paper_set_gets_its_delta(tmp_path: Path) -
     """The paper preset names DAVIS test-dev `davis-test`: paper.yaml's aliases group it with DAVIS."""
     inputs = [write_frames(tmp_path, "main/stbn", "davis-test", "sigma30", [("a", 35.5, 0.94)])]
     table = build_table("table1", inputs, paper_methods={"main/stbn": "STBN"})
-    assert [(r[0], r[2]) for r in table.rows] == [("Set8", PAPER), ("DAVIS", PAPER), ("davis-test", THIS_RUN),
-                                                  ("davis-test", DELTA)]
+    rows = list(dict.fromkeys((r[0], r[2]) for r in table.rows))
+    assert rows == [("Set8", PAPER), ("DAVIS", PAPER), ("davis-test", THIS_RUN), ("davis-test", DELTA)]
+    # every row of the paper's Table 1, the compared methods included, comes before the DAVIS run
+    assert [r[1] for r in table.rows if r[0] == "DAVIS"] == [
+        "VBM4D", "DVDnet", "FastDVDnet", "FloRNN", "UDVD", "RDRF", "ER2Rs", "STBN"]
     assert cell(table, "main/stbn vs STBN", DELTA, "σ=30") == "-0.50 / -0.0054"
     other = build_table("table1", inputs, paper_methods={"main/stbn": "STBN"}, aliases={})
     assert DELTA not in [r[2] for r in other.rows]
@@ -166,7 +169,8 @@ def test_raw_table_has_iso_columns_and_the_paper_average(tmp_path: Path) -> None
     table = build_table("table2", inputs)
     assert table.header[3:] == ["ISO 1600", "ISO 3200", "avg", "s/frame"]
     assert cell(table, "raw/stbn", THIS_RUN, "avg") == "40.50 / 0.9500"
-    assert cell(table, "STBN", PAPER, "ISO 1600") == "49.27 / n/a"
+    assert cell(table, "STBN", PAPER, "ISO 1600") == "49.27 / 0.9988"
+    assert cell(table, "ER2Rp", PAPER, "ISO 1600") == "49.14 / -", "a value the paper does not print is '-'"
     assert cell(table, "STBN", PAPER, "avg") == "45.77 / 0.9980"
 
 
@@ -189,26 +193,24 @@ def test_tex_escape() -> None:
     assert tex_escape("a_b & 50% σ − Δ") == r"a\_b \& 50\% $\sigma$ $-$ $\Delta$"
 
 
-def test_paper_yaml_has_the_quoted_numbers_with_sources() -> None:
-    cells = load_paper()
-    keys = [(c.table, c.dataset, c.method, c.level) for c in cells]
-    assert len(keys) == len(set(keys)), "a paper cell is listed twice"
-    by_key = {k: c for k, c in zip(keys, cells)}
-    assert (by_key[(1, "Set8", "STBN", 30.0)].psnr, by_key[(1, "Set8", "STBN", 30.0)].ssim) == (32.76, 0.9072)
-    assert (by_key[(1, "DAVIS", "STBN", AVG)].psnr, by_key[(1, "DAVIS", "STBN", AVG)].ssim) == (36.49, 0.9451)
-    assert by_key[(2, "CRVD", "STBN", 25600.0)].psnr == 42.91
-    assert by_key[(4, "Set8", "STBN_s", AVG)].psnr == 34.35
-    assert all(c.cell and c.source for c in cells)
-    unknown = [c for c in cells if math.isnan(c.psnr)]
-    assert unknown and all("not quoted" in c.source for c in unknown)
+def test_seeds_are_averaged_and_a_label_names_a_shared_evaluation(tmp_path: Path) -> None:
+    seeds = [write_frames(tmp_path, "ablation/srfe", "embedded", f"sigma30/seed{k}", [("a", 28.0 + k, 0.8)])
+             for k in (0, 1)]
+    assert parse_key(seeds[1]).seed == 1 and parse_key(seeds[1]).run == "ablation/srfe"
+    # alignment/nearest is the same trained model as ablation/srfe: its rows read the same files
+    inputs = [str(p) for p in seeds] + [f"alignment/nearest={p}" for p in seeds]
+    table = build_table("variants", inputs)
+    assert cell(table, "ablation/srfe", THIS_RUN, "σ=30") == "28.50 / 0.8000"
+    assert cell(table, "alignment/nearest", THIS_RUN, "σ=30") == "28.50 / 0.8000"
+    assert cell(table, "alignment/nearest", THIS_RUN, "seeds") == "2"
+    with pytest.raises(StbnError, match="seed 1 is given twice"):
+        build_table("variants", inputs + [str(seeds[1])])
 
 
-def test_paper_yaml_errors_are_named(tmp_path: Path) -> None:
-    bad = tmp_path / "paper.yaml"
-    bad.write_text("entries:\n  - {table: 1, dataset: Set8, method: STBN, level: 30, psnr: high, ssim: null, "
-                   "cell: x, source: y}\n")
-    with pytest.raises(StbnError, match=r"entries\[0\]: expected a number"):
-        load_paper(bad)
-    bad.write_text("entries:\n  - {table: 1, dataset: Set8}\n")
-    with pytest.raises(StbnError, match="missing"):
-        load_paper(bad)
+def test_model_run_names_the_seed_and_honours_a_label() -> None:
+    from stbn.report.runs import model_run
+
+    assert model_run("results/models/main/stbn/sigma30/seed1/log.csv") == "main/stbn seed 1"
+    assert model_run("alignment/nearest=results/models/ablation/srfe/sigma30/seed0/log.csv") == (
+        "alignment/nearest seed 0")
+    assert model_run("results/models/main/stbn/sigma30/log.csv") == "main/stbn"

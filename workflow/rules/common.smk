@@ -108,20 +108,51 @@ def _check_datasets():
 
 
 # ------------------------------------------------------------------------------------- experiments
+# An experiment's noise levels (`sigmas` or `isos`) are its evaluation levels. `pooling: per-level`
+# trains one model per level (the model folder is the level, e.g. sigma30); `pooling: pooled` trains
+# one model over all of them (folder `pooled`): sRGB with data.sigma the range [min, max] of the sigmas
+# (unless the settings give data.sigma), raw with data.isos all the ISOs. Each model is trained once
+# per seed of `seeds` (train.seed; default: the config's train.seed).
 @dataclass(frozen=True)
 class Job:
-    """One training job: an experiment's variant at one noise level (sRGB sigma, or raw: all ISOs)."""
+    """One training job: an experiment's variant at one model level (sigma<s>, iso<i> or pooled) and seed."""
 
     experiment: str
     variant: str
-    sigma: int | None
+    level: str
+    seed: int
     sets: tuple[str, ...]
     cfg: ExperimentConfig
 
     @property
-    def level(self):
-        """The model folder name: `sigma<s>` (sRGB) or `raw` (one model over the experiment's ISOs)."""
-        return "raw" if self.sigma is None else f"sigma{self.sigma}"
+    def key(self):
+        return (self.experiment, self.variant, self.level, self.seed)
+
+
+def experiment_kind(experiment):
+    """`srgb` (the experiment lists sigmas) or `raw` (isos)."""
+    return "srgb" if "sigmas" in config["experiments"][experiment] else "raw"
+
+
+def pooling(experiment):
+    """`per-level` or `pooled`: the experiment's `pooling`, by default per-level for sRGB, pooled for raw."""
+    exp = config["experiments"][experiment]
+    return exp.get("pooling", "per-level" if "sigmas" in exp else "pooled")
+
+
+def experiment_levels(experiment):
+    """The evaluated noise levels of an experiment: ['sigma10', ...] or ['iso1600', ...]."""
+    exp = config["experiments"][experiment]
+    return [f"sigma{s}" for s in exp["sigmas"]] if "sigmas" in exp else [f"iso{i}" for i in exp["isos"]]
+
+
+def model_level(experiment, level):
+    """The model folder that evaluation level `level` of an experiment reads: the level, or `pooled`."""
+    return "pooled" if pooling(experiment) == "pooled" else level
+
+
+def model_levels(experiment):
+    return list(dict.fromkeys(model_level(experiment, level) for level in experiment_levels(experiment)))
 
 
 def _flatten(settings, prefix=""):
@@ -135,25 +166,40 @@ def _flatten(settings, prefix=""):
     return out
 
 
-def _job(name, exp, variant, sigma):
-    """Resolve and validate one training job exactly as `stbn train` will."""
+def _noise_data(exp, variant, level):
+    """The data settings of a model level: one sigma or ISO, or all of them (pooled)."""
+    if "sigmas" in exp:
+        if level != "pooled":
+            return {"sigma": int(level.removeprefix("sigma"))}
+        given = [exp.get("settings", {}).get("data", {}), exp["variants"][variant].get("data", {})]
+        return {} if any("sigma" in g for g in given) else {"sigma": [min(exp["sigmas"]), max(exp["sigmas"])]}
+    return {"isos": exp["isos"] if level == "pooled" else [int(level.removeprefix("iso"))]}
+
+
+def _job(name, exp, variant, level, seed):
+    """Resolve and validate one training job exactly as `stbn train` will (seed None: the config's)."""
     data = {"train_root": dataset_dir(exp["train_data"])}
     if "val_data" in exp:
         data["val_root"] = dataset_dir(exp["val_data"])
-    if sigma is None:
-        data["isos"] = exp["isos"]
-    else:
-        data["sigma"] = sigma
+    data.update(_noise_data(exp, variant, level))
     sets = _flatten(exp.get("settings", {})) + _flatten(exp["variants"][variant])
     sets += _flatten({"name": f"{name}-{variant}", "data": data})
+    if seed is not None:
+        sets.append(f"train.seed={seed}")
     cfg = load_config(exp["config"], sets)
-    return Job(name, variant, sigma, tuple(sets), cfg)
+    return Job(name, variant, level, cfg.train.seed, tuple(sets), cfg)
 
 
 def _strip_source(message, base):
     """Drop load_config's `<base> with --set <all overrides>: ` prefix; keep a file error's own prefix."""
     head, sep, tail = message.partition(": ")
     return tail if sep and head.startswith(f"{base} with --set ") else message
+
+
+def _level_label(level):
+    if level == "pooled":
+        return ""
+    return f" at sigma {level[5:]}" if level.startswith("sigma") else f" at ISO {level[3:]}"
 
 
 def _resolve_experiments():
@@ -166,25 +212,38 @@ def _resolve_experiments():
             problems.append(f"{where}: dataset(s) {', '.join(missing)} not defined under datasets")
             continue
         if ("sigmas" in exp) == ("isos" in exp):
-            problems.append(f"{where}: give either sigmas (sRGB) or isos (raw), not {'both' if 'isos' in exp else 'neither'}")
+            problems.append(
+                f"{where}: give either sigmas (sRGB) or isos (raw), not {'both' if 'isos' in exp else 'neither'}"
+            )
             continue
         for variant in exp["variants"]:
-            for sigma in exp.get("sigmas", [None]):
-                label = f"{where}.variants.{variant}" + ("" if sigma is None else f" at sigma {sigma}")
-                try:
-                    job = _job(name, exp, variant, sigma)
-                except StbnError as err:
-                    problems.append(f"{label}: {_strip_source(str(err), exp['config'])}")
-                    continue
-                kind = "srgb" if sigma is not None else "raw"
-                if job.cfg.data.kind != kind:
-                    problems.append(
-                        f"{label}: its stbn config has data.kind {job.cfg.data.kind!r}, so give "
-                        f"{'sigmas' if job.cfg.data.kind == 'srgb' else 'isos'}, not {'isos' if sigma is None else 'sigmas'}"
-                    )
-                    continue
-                jobs[(name, variant, job.level)] = job
+            for level in model_levels(name):
+                label = f"{where}.variants.{variant}{_level_label(level)}"
+                for seed in exp.get("seeds", [None]):
+                    try:
+                        job = _job(name, exp, variant, level, seed)
+                    except StbnError as err:
+                        problems.append(f"{label}: {_strip_source(str(err), exp['config'])}")
+                        break
+                    kind = experiment_kind(name)
+                    if job.cfg.data.kind != kind:
+                        problems.append(
+                            f"{label}: its stbn config has data.kind {job.cfg.data.kind!r}, so give "
+                            f"{'sigmas' if job.cfg.data.kind == 'srgb' else 'isos'}, not {'sigmas' if kind == 'srgb' else 'isos'}"
+                        )
+                        break
+                    jobs[job.key] = job
     return jobs, problems
+
+
+def _shared(jobs):
+    """Each job's key -> the key of the first job (config order) with the same resolved training config
+    (its name aside): identical variants of different experiments train one model and share it."""
+    first, canonical = {}, {}
+    for key, job in jobs.items():
+        identity = json.dumps(job.cfg.model_dump(mode="json", exclude={"name"}), sort_keys=True)
+        canonical[key] = first.setdefault(identity, key)
+    return canonical
 
 
 JOBS, _problems = _resolve_experiments()
@@ -195,12 +254,35 @@ if _problems:
             len(_problems), "s" * (len(_problems) > 1), "\n  - ".join(_problems)
         )
     )
+CANONICAL = _shared(JOBS)
+
+
+def seeds(experiment):
+    """The training seeds of an experiment, in config order."""
+    return list(dict.fromkeys(key[3] for key in JOBS if key[0] == experiment))
 
 
 def job_for(wildcards):
-    """The training job behind a rule's wildcards (sRGB: `sigma`; raw: no noise wildcard)."""
-    sigma = wildcards.get("sigma")
-    return JOBS[(wildcards.experiment, wildcards.variant, "raw" if sigma is None else f"sigma{sigma}")]
+    """The training job behind a training rule's wildcards (experiment, variant, level, seed)."""
+    return JOBS[(wildcards.experiment, wildcards.variant, wildcards.level, int(wildcards.seed))]
+
+
+def model_dir(experiment, variant, level, seed):
+    """The folder of a model (level: its model level): the first identical job's, when one is shared."""
+    e, v, lv, s = CANONICAL[(experiment, variant, level, seed)]
+    return f"results/models/{e}/{v}/{lv}/seed{s}"
+
+
+def shared_with(experiment, variant):
+    """`<experiment>/<variant>` whose models this variant uses, or None when it trains its own."""
+    owners = {CANONICAL[k][:2] for k in JOBS if k[:2] == (experiment, variant)}
+    owner = next(iter(owners)) if len(owners) == 1 else None
+    return None if owner in (None, (experiment, variant)) else "/".join(owner)
+
+
+def names_of_kind(kind):
+    """A regex matching the experiments of one kind (srgb | raw), or nothing if there are none."""
+    return "|".join(e for e in sorted(config["experiments"]) if experiment_kind(e) == kind) or "(?!)"
 
 
 def _names(key):
@@ -213,6 +295,8 @@ wildcard_constraints:
     dataset=_names("datasets"),
     sigma=r"\d+",
     iso=r"\d+",
+    seed=r"\d+",
+    level=r"sigma\d+|iso\d+|pooled",
 
 
 # ------------------------------------------------------------------------------- input functions
@@ -233,6 +317,15 @@ def train_sets(wildcards):
     return " ".join(f"--set {shlex.quote(s)}" for s in job_for(wildcards).sets)
 
 
+def eval_model(wildcards):
+    """The model.pt an evaluation reads (its experiment's model at that level, pooled or not)."""
+    level = f"sigma{wildcards.sigma}" if "sigma" in wildcards.keys() else f"iso{wildcards.iso}"
+    model = model_dir(
+        wildcards.experiment, wildcards.variant, model_level(wildcards.experiment, level), int(wildcards.seed)
+    )
+    return f"{model}/model.pt"
+
+
 def dataset_input(wildcards):
     """The validation flag of the rule's `dataset` wildcard."""
     return dataset_flag(wildcards.dataset)
@@ -243,44 +336,28 @@ def noise_args(wildcards):
     return f"--sigma {wildcards.sigma}" if "sigma" in wildcards.keys() else f"--iso {wildcards.iso}"
 
 
-def eval_dir(experiment, variant, dataset, level):
-    """Evaluation folder: level is `sigma<s>` (sRGB) or `iso<i>` (raw)."""
-    return f"results/eval/{experiment}/{variant}/{dataset}/{level}"
+def eval_dir(experiment, variant, dataset, level, seed):
+    """Evaluation folder of a model at evaluation level `level` (`sigma<s>` or `iso<i>`); a variant that
+    shares another's model shares its evaluations too."""
+    e, v, _, s = CANONICAL[(experiment, variant, model_level(experiment, level), seed)]
+    return f"results/eval/{e}/{v}/{dataset}/{level}/seed{s}"
 
 
-def experiment_levels(experiment):
-    """The evaluated noise levels of an experiment: ['sigma10', ...] or ['iso1600', ...]."""
-    exp = config["experiments"][experiment]
-    return [f"sigma{s}" for s in exp["sigmas"]] if "sigmas" in exp else [f"iso{i}" for i in exp["isos"]]
-
-
-def eval_summaries(experiment, variants=None, datasets=None):
-    """summary.json of every (variant, test dataset, level) of an experiment, in config order."""
+def eval_runs(experiment, variants=None, datasets=None, levels=None, seed_list=None):
+    """(run label, eval folder) of every (variant, test dataset, level, seed) of an experiment, config order."""
     exp = config["experiments"][experiment]
     return [
-        f"{eval_dir(experiment, v, d, level)}/summary.json"
+        (f"{experiment}/{v}", eval_dir(experiment, v, d, level, s))
         for v in (variants or exp["variants"])
         for d in (datasets or exp["test_data"])
-        for level in experiment_levels(experiment)
+        for level in (levels or experiment_levels(experiment))
+        for s in (seed_list or seeds(experiment))
     ]
 
 
 def evaluation_targets():
-    """Every evaluation the config asks for."""
-    return [s for e in config["experiments"] for s in eval_summaries(e)]
-
-
-REPORT_TARGETS = []  # report.smk extends this with the run's final tables and figures
-
-
-def report_targets():
-    """The final tables and figures, as registered by report.smk in REPORT_TARGETS."""
-    return list(REPORT_TARGETS)
-
-
-def final_targets():
-    """The targets of the default rule: every evaluation and every report target."""
-    return evaluation_targets() + report_targets()
+    """Every evaluation the config asks for (shared ones once)."""
+    return list(dict.fromkeys(f"{d}/summary.json" for e in config["experiments"] for _, d in eval_runs(e)))
 
 
 def res(family, key):

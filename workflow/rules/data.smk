@@ -3,6 +3,7 @@
 # flag, never on the bare folder. Downloads and validation run on the submit host (compute nodes often
 # have no internet).
 
+
 localrules:
     validate_dataset,
     download_dataset,
@@ -13,18 +14,18 @@ localrules:
 rule prepare_embedded:
     output:
         directory(expand(f"{DATASETS_DIR}/{{dataset}}", dataset=EMBEDDED)),
-    params:
-        out=lambda w, output: Path(output[0]).parent,
     log:
         "logs/prepare_embedded.log",
     benchmark:
         "results/benchmarks/prepare_embedded.tsv"
+    conda:
+        "../../envs/stbn.yaml"
     threads: res("data", "threads")
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
-    conda:
-        "../../envs/stbn.yaml"
+    params:
+        out=lambda w, output: Path(output[0]).parent,
     shell:
         "stbn prepare embedded --out {params.out} > {log} 2>&1"
 
@@ -54,20 +55,20 @@ rule validate_dataset:
         lambda w: [] if config["datasets"][w.dataset]["source"] == "manual" else dataset_dir(w.dataset),
     output:
         touch(dataset_flag("{dataset}")),
-    params:
-        layout=lambda w: dataset_layout(w.dataset),
-        path=lambda w: dataset_dir(w.dataset),
-        hint=lambda w: dataset_hint(w.dataset),
     log:
         "logs/validate_dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/validate_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/stbn.yaml"
     threads: res("data", "threads")
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
-    conda:
-        "../../envs/stbn.yaml"
+    params:
+        layout=lambda w: dataset_layout(w.dataset),
+        path=lambda w: dataset_dir(w.dataset),
+        hint=lambda w: dataset_hint(w.dataset),
     shell:
         "stbn validate-data --dataset {params.layout} --path {params.path:q} > {log} 2>&1"
         " || {{ echo {params.hint:q} >> {log}; exit 1; }}"
@@ -76,11 +77,6 @@ rule validate_dataset:
 rule download_dataset:
     output:
         "resources/downloads/{dataset}/{archive}",
-    params:
-        url=lambda w: catalog_url(dataset_layout(w.dataset)),
-        # checked against the catalog's sha256, else against <archive>.sha256 recorded beside the file
-        # by the first download (which warns); workflow/scripts/download.py
-        sha256=lambda w: catalog_sha256(dataset_layout(w.dataset), w.archive),
     log:
         "logs/download_dataset/{dataset}/{archive}.log",
     benchmark:
@@ -88,12 +84,17 @@ rule download_dataset:
     wildcard_constraints:
         dataset=names_with_source("download"),
         archive=r"[^/]+",
+    conda:
+        "../../envs/stbn.yaml"
     threads: res("data", "threads")
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
-    conda:
-        "../../envs/stbn.yaml"
+    params:
+        url=lambda w: catalog_url(dataset_layout(w.dataset)),
+        # checked against the catalog's sha256, else against <archive>.sha256 recorded beside the file
+        # by the first download (which warns); workflow/scripts/download.py
+        sha256=lambda w: catalog_sha256(dataset_layout(w.dataset), w.archive),
     script:
         "../scripts/download.py"
 
@@ -109,12 +110,12 @@ rule unpack_dataset:
         "results/benchmarks/unpack_dataset/{dataset}.tsv"
     wildcard_constraints:
         dataset=names_with_source("download"),
+    conda:
+        "../../envs/stbn.yaml"
     threads: res("data", "threads")
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
-    conda:
-        "../../envs/stbn.yaml"
     shell:
         "python -m zipfile -e {input} {output} > {log} 2>&1"
 
@@ -122,20 +123,20 @@ rule unpack_dataset:
 rule download_pwcnet_weights:
     output:
         PWCNET_WEIGHTS,
+    log:
+        "logs/download_pwcnet_weights.log",
+    benchmark:
+        "results/benchmarks/download_pwcnet_weights.tsv"
+    conda:
+        "../../envs/stbn.yaml"
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
     params:
         # the sniklaus port of the official Caffe weights (STBN_SPEC.md 5.1)
         url="http://content.sniklaus.com/github/pytorch-pwc/network-default.pytorch",
         # none published: the first download's is recorded beside the file (<file>.sha256), and warns
         sha256=None,
-    log:
-        "logs/download_pwcnet_weights.log",
-    benchmark:
-        "results/benchmarks/download_pwcnet_weights.tsv"
-    threads: res("data", "threads")
-    resources:
-        mem_mb=res("data", "mem_mb"),
-        runtime=res("data", "runtime"),
-    conda:
-        "../../envs/stbn.yaml"
     script:
         "../scripts/download.py"
