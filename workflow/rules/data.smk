@@ -33,18 +33,18 @@ rule prepare_embedded:
 rule prepare_corpus:
     output:
         directory(expand(f"{DATASETS_DIR}/{{dataset}}", dataset=CORPUS)),
-    params:
-        out=lambda w, output: Path(output[0]).parent,
     log:
         "logs/prepare_corpus.log",
     benchmark:
         "results/benchmarks/prepare_corpus.tsv"
+    conda:
+        "../../envs/stbn.yaml"
     threads: res("data", "threads")
     resources:
         mem_mb=res("data", "mem_mb"),
         runtime=res("data", "runtime"),
-    conda:
-        "../../envs/stbn.yaml"
+    params:
+        out=lambda w, output: Path(output[0]).parent,
     shell:
         "stbn prepare corpus --out {params.out} > {log} 2>&1"
 
