@@ -50,6 +50,8 @@ from pathlib import Path
 import numpy as np
 from _common import SIGMA, STILLS, add_flow_argument, model, model_description, peak_rss_mb, psnr_of_mse, rss_mb
 
+from stbn.hardware import machine_line
+
 PUBLISHED = ("published code (PWC-Net included), 256x256, paper width, 2 threads: 2.0-3.0 s/frame; "
              "peak 1.2 GB at T=10, 2.4 GB at T=40")
 
@@ -257,7 +259,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    print(f"# bench_inference: {args.threads} threads, sigma 30\n# {PUBLISHED}")
+    print(f"# bench_inference: {args.threads} threads, sigma 30\n# {PUBLISHED}\n# {machine_line()}")
     with tempfile.TemporaryDirectory(dir=args.keep) as tmp:
         for title, specs, repeats in plan(args):
             if args.only and args.only not in title:

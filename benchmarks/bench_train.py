@@ -38,6 +38,7 @@ import torch
 from _common import SIGMA, STILLS, add_flow_argument, model_description, peak_rss_mb, random_model, rss_mb
 
 from stbn.config import SpeedConfig, preset
+from stbn.hardware import machine_line
 from stbn.data.clips import Batch
 from stbn.errors import StbnError
 from stbn.models import STBN
@@ -45,9 +46,11 @@ from stbn.train import Trainer
 
 PUBLISHED = "published code (PWC-Net included), batch 1, T=8, 96x96, paper width: 5.7 s/step, 3.9 GB peak"
 VARIANTS = {
-    "fp32": SpeedConfig(),
-    "fp32 CL": SpeedConfig(channels_last=True),
+    "fp32": SpeedConfig(precision="fp32", channels_last=False),
+    "fp32 CL": SpeedConfig(precision="fp32", channels_last=True),
+    "bf16": SpeedConfig(precision="bf16", channels_last=False),
     "bf16 CL": SpeedConfig(precision="bf16", channels_last=True),
+    "auto": SpeedConfig(),
 }
 
 
@@ -125,7 +128,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--width", type=int, default=64, help="state channels (paper: 64)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+    parser.add_argument("--variants", nargs="+", default=["fp32", "fp32 CL", "bf16 CL", "auto"], choices=list(VARIANTS),
                         help="the first is the reference")
     add_flow_argument(parser)
     parser.add_argument("--memory", action="store_true", help="also peak RSS per variant (3 steps, own process)")
@@ -137,7 +140,7 @@ def main() -> None:
         return
     print(f"# bench_train: batch 1, T={args.frames}, {args.size}x{args.size}, sigma 30, {args.threads} threads, "
           f"{args.steps} steps, variants interleaved per step\n"
-          f"# model: {model_description(None, args.width, args.flow)}\n# {PUBLISHED}")
+          f"# model: {model_description(None, args.width, args.flow)}\n# {PUBLISHED}\n# {machine_line()}")
     net = random_model(args.width, args.flow)
     trainers = {name: trainer(name, copy.deepcopy(net)) for name in args.variants}
     losses: dict[str, list[float]] = {n: [] for n in trainers}

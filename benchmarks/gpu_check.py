@@ -397,10 +397,10 @@ def time_steps(
 
 
 TRAIN_VARIANTS: dict[str, tuple[bool, SpeedConfig]] = {
-    "fp32 (TF32 off)": (False, SpeedConfig()),
-    "TF32 (PyTorch default)": (True, SpeedConfig()),
-    "TF32 + channels-last": (True, SpeedConfig(channels_last=True)),
-    "bf16 autocast": (True, SpeedConfig(precision="bf16")),
+    "fp32 (TF32 off)": (False, SpeedConfig(precision="fp32", channels_last=False)),
+    "TF32 (PyTorch default)": (True, SpeedConfig(precision="fp32", channels_last=False)),
+    "TF32 + channels-last": (True, SpeedConfig(precision="fp32", channels_last=True)),
+    "bf16 autocast": (True, SpeedConfig(precision="bf16", channels_last=False)),
     "bf16 + channels-last": (True, SpeedConfig(precision="bf16", channels_last=True)),
 }
 
@@ -506,13 +506,13 @@ def mean_psnr(clean: torch.Tensor, den: torch.Tensor) -> float:
 
 
 INFER_RUNS: dict[str, tuple[bool, InferConfig, SpeedConfig]] = {
-    "whole clip, fp32 (TF32 off)": (False, InferConfig(streaming=False), SpeedConfig()),
-    "whole clip, TF32": (True, InferConfig(streaming=False), SpeedConfig()),
-    "whole clip, bf16": (True, InferConfig(streaming=False), SpeedConfig(precision="bf16")),
-    "streaming + spill, TF32": (True, InferConfig(streaming=True, spill=True), SpeedConfig()),
-    "streaming + spill, bf16": (True, InferConfig(streaming=True, spill=True), SpeedConfig(precision="bf16")),
-    "streaming + recompute, TF32": (True, InferConfig(streaming=True, spill=False), SpeedConfig()),
-    "streaming + recompute, bf16": (True, InferConfig(streaming=True, spill=False), SpeedConfig(precision="bf16")),
+    "whole clip, fp32 (TF32 off)": (False, InferConfig(streaming=False), SpeedConfig(precision="fp32", channels_last=False)),
+    "whole clip, TF32": (True, InferConfig(streaming=False), SpeedConfig(precision="fp32", channels_last=False)),
+    "whole clip, bf16": (True, InferConfig(streaming=False), SpeedConfig(precision="bf16", channels_last=False)),
+    "streaming + spill, TF32": (True, InferConfig(streaming=True, spill=True), SpeedConfig(precision="fp32", channels_last=False)),
+    "streaming + spill, bf16": (True, InferConfig(streaming=True, spill=True), SpeedConfig(precision="bf16", channels_last=False)),
+    "streaming + recompute, TF32": (True, InferConfig(streaming=True, spill=False), SpeedConfig(precision="fp32", channels_last=False)),
+    "streaming + recompute, bf16": (True, InferConfig(streaming=True, spill=False), SpeedConfig(precision="bf16", channels_last=False)),
 }
 
 

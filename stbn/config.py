@@ -221,13 +221,17 @@ class TrainConfig(_Section):
 
 
 class SpeedConfig(_Section):
-    """Speed switches of training and inference; all off is the fp32 eager reference path."""
+    """Speed switches of training and inference; ``precision: fp32, channels_last: false`` is the fp32 eager
+    reference path, ``auto`` picks per machine."""
 
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    """Autocast precision of the network: bf16 on CPUs with AVX512-BF16/AMX and on GPUs, fp16 on GPUs only;
-    flows, likelihood and posterior stay in full precision."""
-    channels_last: bool = False
-    """NHWC memory format for weights and activations (faster oneDNN convolutions on CPUs)."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """Autocast precision of the network. ``auto``: bf16 where the hardware runs it natively (CPUs with
+    AVX512-BF16/AMX, CUDA capability 8.0+), else fp32 (``stbn.speed.resolve``). fp16 on GPUs only; an
+    explicit bf16 on hardware that emulates it warns once. Flows, likelihood and posterior stay in full
+    precision."""
+    channels_last: bool | Literal["auto"] = "auto"
+    """NHWC memory format for weights and activations. ``auto``: on with bf16/fp16 (oneDNN's reduced-precision
+    kernels want NHWC), off with fp32 (no gain on AVX512, slower on AVX2; docs/performance.md)."""
 
 
 class InferConfig(_Section):
@@ -320,22 +324,31 @@ def _preset_tiny() -> dict[str, Any]:
         "model": {"num_channels": 8, "num_resblocks": 1, "srfe_groups": 1, "srfe_blocks": 1},
         "data": {"clip_length": 4, "temporal_stride": 2, "crop": 32, "batch_size": 2, "val_max_frames": 8},
         "train": {"iterations": 20, "lr": 1e-3, "milestones": [10, 15], "checkpoint_every": 5, "threads": 1},
+        "speed": _FP32,
     }
 
 
+# The paper's numerics, the CPU-scale reproduction's (its step budgets are sized for fp32, which every CPU
+# kind runs at full speed) and the tests' pin the fp32 reference; `speed: auto` is the default of any other
+# config and of cpu-fit (docs/performance.md).
+_FP32: dict[str, Any] = {"precision": "fp32", "channels_last": False}
+
+
 _PRESETS: dict[str, dict[str, Any]] = {
-    "paper-srgb": {"name": "paper-srgb"},
+    "paper-srgb": {"name": "paper-srgb", "speed": _FP32},
     "paper-raw": {
         "name": "paper-raw",
         "model": {"in_channels": 4},
         "data": {"kind": "raw", "clip_length": 7, "temporal_stride": 1, "crop": 80, "batch_size": 16},
         "train": {"iterations": 400000, "lr": 1e-4, "milestones": [], "gamma": 1.0, "grad_clip": None},
+        "speed": _FP32,
     },
     "default-srgb": {
         "name": "default-srgb",
         "model": {"num_channels": 16, "num_resblocks": 2, "srfe_blocks": 2},
         "data": {"crop": 64, "batch_size": 2, "clip_length": 6, "val_max_frames": 20},
         "train": {"iterations": 2000, "lr": 1e-3, "milestones": [1000, 1500], "checkpoint_every": 200},
+        "speed": _FP32,
     },
     "default-raw": {
         "name": "default-raw",
@@ -344,6 +357,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "train": {
             "iterations": 2000, "lr": 5e-4, "milestones": [1000, 1500], "grad_clip": None, "checkpoint_every": 200
         },
+        "speed": _FP32,
     },
     "cpu-fit": {
         "name": "cpu-fit",
@@ -353,7 +367,6 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "train": {
             "iterations": 2000, "lr": 1e-3, "milestones": [800, 1200, 1500, 1700, 1860], "checkpoint_every": 200
         },
-        "speed": {"channels_last": True},
         "infer": {"streaming": False, "time_ensemble": True, "shift_ensemble": 4},
     },
     "tiny": _preset_tiny(),

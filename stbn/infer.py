@@ -38,7 +38,7 @@ def denoise_clip(
     model runs in eval mode without gradients on its own device; the result is on ``noisy``'s device.
     ``infer`` (default: whole clip) selects streaming/tiling, the time-reversal ensemble (the mean of the
     estimates of the clip and of the clip in reverse time order) and (whole clip only) the shift ensemble,
-    ``speed`` (default: fp32, NCHW) the precision and memory format; with ``speed.channels_last`` the model
+    ``speed`` (default: the fp32 NCHW reference; ``auto`` resolved for the model's device) the precision and memory format; with ``speed.channels_last`` the model
     is converted in place.
     """
     single = noisy.dim() == 4
@@ -52,7 +52,7 @@ def denoise_clip(
     s = sigma.to(device) if isinstance(sigma, torch.Tensor) else sigma
     was_training = net.training
     net.eval()
-    speed = speed or SpeedConfig()
+    speed = speed_switches.resolve(speed or speed_switches.REFERENCE, device)
     speed_switches.prepare_model(net, speed.channels_last)
     try:
         if infer is not None and infer.streaming:
@@ -162,13 +162,14 @@ def denoise_frames(
     constant over time; frames go to the model's device. The model should be in eval mode; with
     ``speed.channels_last`` it is converted in place.
     """
-    infer, speed = infer or InferConfig(), speed or SpeedConfig()
+    infer = infer or InferConfig()
     if infer.shift_ensemble > 1:
         raise StbnError("infer.shift_ensemble > 1 runs on the whole clip: use denoise_clip with infer.streaming: false")
     if infer.tile and net.reestimate_flow:
         raise StbnError("infer.tile: tiled streaming cannot re-estimate flows (flow.distill with dis) yet; "
                         "use infer.tile: 0")
     device = next(net.parameters()).device
+    speed = speed_switches.resolve(speed or speed_switches.REFERENCE, device)
     sigma = sigma.to(device) if isinstance(sigma, torch.Tensor) else sigma
     speed_switches.prepare_model(net, speed.channels_last)
     kw = dict(spill=infer.spill, spill_dir=infer.spill_dir, segment=infer.segment,

@@ -1,4 +1,4 @@
-"""Provenance recorded beside every checkpoint and result: software versions, git revision, time."""
+"""Provenance recorded beside every checkpoint and result: software versions, git revision, machine, time."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+
+from stbn import hardware
 
 PACKAGES: tuple[str, ...] = (
     "stbn", "torch", "numpy", "scipy", "scikit-image", "pydantic", "av", "rawpy", "opencv-python-headless"
@@ -42,7 +44,8 @@ def versions() -> dict[str, str]:
 
 
 def provenance() -> dict[str, object]:
-    """A JSON-ready record: UTC timestamp, command line, Python/platform, package versions, git revision."""
+    """A JSON-ready record: UTC timestamp, command line, Python/platform, package versions, git revision and
+    the machine (:func:`stbn.hardware.describe`: what ``speed: auto`` resolved against)."""
     return {
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
@@ -50,4 +53,5 @@ def provenance() -> dict[str, object]:
         "platform": platform.platform(),
         "versions": versions(),
         "git": git_revision(),
+        "machine": hardware.describe(),
     }

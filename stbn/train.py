@@ -41,7 +41,7 @@ from stbn.metrics import frame_psnr, hierarchical_mean
 from stbn.models import STBN
 from stbn.protocol import EvalSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
 from stbn.provenance import provenance
-from stbn.speed import autocast, prepare_model
+from stbn.speed import autocast, prepare_model, resolve
 
 LOG_FIELDS = ("step", "loss", "lr", "val_psnr")
 
@@ -81,7 +81,8 @@ class Trainer:
     """One optimisation step at a time: loss, NaN/inf guard, backward, clipping, Adam, schedule."""
 
     def __init__(self, cfg: ExperimentConfig, net: STBN) -> None:
-        self.cfg, self.net = cfg, prepare_model(net, cfg.speed.channels_last)
+        self.speed = resolve(cfg.speed, next(net.parameters()).device, training=True)
+        self.cfg, self.net = cfg, prepare_model(net, self.speed.channels_last)
         self.distill: FlowDistillation | None = None
         if cfg.flow.refinement == "distill":
             d = cfg.flow.distill
@@ -99,7 +100,7 @@ class Trainer:
         device = next(self.net.parameters()).device
         noisy = batch.noisy.to(device)
         sigma = batch.sigma.to(device) if batch.sigma is not None else None
-        precision = self.cfg.speed.precision
+        precision = self.speed.precision
         m = sigma if self.net.uses_noise_map else None
         flows = tuple(f.to(device) for f in batch.flows) if batch.flows is not None else None
         reestimate = self.net.reestimate_flow and step >= self.cfg.flow.distill.start_step
