@@ -57,7 +57,7 @@ import yaml
 
 from stbn import STBN
 from stbn.checkpoint import build_model
-from stbn.config import ExperimentConfig, InferConfig, SpeedConfig, preset
+from stbn.config import ExperimentConfig, InferConfig, SpeedConfig, config_file, load_config, preset
 from stbn.data.clips import TrainingClips
 from stbn.data.noise import add_awgn_test
 from stbn.infer import denoise_clip
@@ -578,8 +578,9 @@ def project(rec: Recorder, train: dict[str, float], infer: dict[str, float], var
     loader = train.get("loader", 0.0)
     total_train = total_eval = 0.0
     for name, exp in paper["experiments"].items():
-        base = yaml.safe_load((ROOT / exp["config"]).read_text())
-        raw = base["data"]["kind"] == "raw"
+        source = config_file(exp["config"])  # a packaged preset, or a file relative to the repository
+        base = load_config(source if source.is_absolute() else ROOT / source)
+        raw = base.data.kind == "raw"
         levels = exp.get("sigmas") or ["pooled ISOs"]
         for variant_name, settings in exp["variants"].items():
             merged = json.dumps([exp.get("settings", {}), settings])
@@ -589,7 +590,7 @@ def project(rec: Recorder, train: dict[str, float], infer: dict[str, float], var
             if step is None:
                 rec.add("projection", {"job": f"{name}/{variant_name}", "error": f"no measurement for {job}|{variant}"})
                 continue
-            iters = base["train"]["iterations"]
+            iters = base.train.iterations
             val_every = exp.get("settings", {}).get("train", {}).get("val_every", 0)
             validations = iters // val_every if val_every else int("val_data" in exp)  # train() validates at the end
             val_s = validations * SET8[0] * SET8[1] / PIXELS * per_frame if per_frame else 0.0

@@ -25,7 +25,7 @@ def main() -> None:
     from stbn.report.complexity import count_macs, frame_costs
 
     for h, w in args.size or [(256, 256)]:
-        stbn = frame_costs(load_config(None, ["flow.estimator=pwcnet"], base="paper-srgb"), (h, w))
+        stbn = frame_costs(load_config("paper-srgb", ["flow.estimator=pwcnet"]), (h, w))
         udvd = build_model(load_config(None, ["method=udvd"])).to("meta").eval()
 
         def clip(t: int) -> int:

@@ -28,7 +28,7 @@ def script():
 
 def test_official_file_imports_with_identical_weights(script, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    cfg = load_config(None, ["flow.estimator=pwcnet"], base="paper-srgb")
+    cfg = load_config("paper-srgb", ["flow.estimator=pwcnet"])
     original = build_model(cfg, flow_weights=False).state_dict()
     published = stbn_to_official({k: v for k, v in original.items() if not k.startswith("flow.")})
     flow = to_port_state_dict({k[len("flow.net."):]: v for k, v in original.items() if k.startswith("flow.net.")})

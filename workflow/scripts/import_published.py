@@ -27,7 +27,7 @@ from stbn.provenance import provenance
 def import_published(checkpoint: Path, sigma: float, out: Path) -> Path:
     """Convert ``checkpoint`` and write ``out`` (model.pt) and ``out.parent/config.json``."""
     overrides = ["name=published-official", "flow.estimator=pwcnet", f"data.sigma={sigma}"]
-    cfg = load_config(None, overrides, base="paper-srgb")
+    cfg = load_config("paper-srgb", overrides)
     denoiser, flow = load_official_checkpoint(checkpoint)
     if not flow:
         raise StbnError(f"{checkpoint}: holds no PWC-Net weights (pwcnet.*): not the published bdc_2_unify model")
