@@ -3,7 +3,8 @@
 The workflow config is validated twice before the DAG is built: its own keys against
 workflow/schemas/config.schema.yaml, and every experiment x variant x noise level through
 `stbn.config.load_config` -- the very call `stbn train --config BASE --set ...` makes (BASE: a preset
-name or a file path), with the very `--set` list the training job gets. Any problem stops the run here with one message per problem.
+name or a file path), with the very `--set` list the training job gets. Any problem stops the run here
+with one message per problem.
 """
 
 import json
