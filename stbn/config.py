@@ -3,8 +3,8 @@
 Every section rejects unknown keys and out-of-range values. ``load_config`` reads a preset (a YAML file
 shipped in ``stbn/presets/``, named without its suffix) or any YAML file, applies ``--set key.sub=value``
 overrides and validates the result, turning any problem into one :class:`~stbn.errors.StbnError` line
-naming the file or key. A preset or file gives only the keys it sets; the others take the defaults below. The module imports neither torch nor the
-model, so the workflow can validate its experiment entries quickly.
+naming the file or key. A preset or file gives only the keys it sets; the others take the defaults below.
+The module imports neither torch nor the model, so the workflow can validate its experiment entries quickly.
 
 Units: noise levels ``sigma`` are on the /255 scale here (``30`` means ``30/255``); the model and the
 losses take them on the [0, 1] scale.

@@ -220,6 +220,7 @@ def load_published(
     problems += [f"{len(unexpected)} unexpected tensor(s), e.g. {unexpected[0]}"] if unexpected else []
     problems += [f"{k} is {tuple(state[k].shape)}, expected {tuple(expected[k].shape)}" for k in sorted(wrong)[:1]]
     if problems:
-        raise StbnError(f"{path}: does not fit the published {found} network ({spec.official_class}): {'; '.join(problems)}")
+        network = f"the published {found} network ({spec.official_class})"
+        raise StbnError(f"{path}: does not fit {network}: {'; '.join(problems)}")
     net.load_state_dict(state)
     return cfg, net

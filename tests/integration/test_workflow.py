@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from workflow_helpers import REPO, TINY, Run, expected_jobs, load_yaml, report_results, snakemake, workdir
 
 PAPER = REPO / "workflow" / "presets" / "paper.yaml"
@@ -126,7 +127,8 @@ def test_cluster_profile_sends_every_gpu_job_to_the_gpu_partition(dry_runs):
         if gpu and gpu[1] != "0":
             gpu_rules.add(rule)
         partition = "gpu" if gpu and gpu[1] != "0" else "cpu"
-        assert f"slurm_partition=your_{partition}_partition" in resources, f"{rule} needs the {partition} partition:\n{job}"
+        needs = f"{rule} needs the {partition} partition:\n{job}"
+        assert f"slurm_partition=your_{partition}_partition" in resources, needs
         assert "slurm_account=your_account" in resources, job
     # the baselines are CPU jobs; training and every evaluation (the published checkpoint's too) use a GPU
     assert gpu_rules == GPU_RULES, gpu_rules

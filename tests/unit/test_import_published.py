@@ -41,7 +41,8 @@ def _published_file(network: str, path: Path) -> tuple[torch.nn.Module, Path]:
     c = 4 if network == "raw" else 3
     assert official["module.forward_rnn.head.0.weight"].shape == (64, PUBLISHED_NETWORKS[network].step_inputs, 1, 1)
     assert official["module.backward_rnn.branch1.body.0.mask"].shape == (64, 64, 3, 3)
-    assert "module.concat.convs.0.bias" not in official and official["module.concat.convs.0.weight"].shape[:2] == (128, 128)
+    assert "module.concat.convs.0.bias" not in official
+    assert official["module.concat.convs.0.weight"].shape == (128, 128, 1, 1)
     assert official["module.d2.convs.3.weight"].shape[0] == (c if network == "raw" else 9)
     assert official["module.pwcnet.netExtractor.netOne.0.weight"].shape == (16, 3, 3, 3)
     params = {k: v for k, v in official.items() if not k.endswith(".mask")}
@@ -117,7 +118,8 @@ ERRORS = {  # case: (the file, further arguments, the message)
                          "1 missing tensor(s), e.g. srfe.tail.2.bias"),
     "wrong shape": (_edited(lambda s: s.update({"module.d2.convs.3.weight": torch.zeros(9, 32, 1, 1)})),
                     ["--sigma", "30"], "out_head.layers.3.weight is (9, 32, 1, 1), expected (9, 64, 1, 1)"),
-    "another network": (lambda f, tmp: f, ["--network", "raw"], "holds the published srgb network (bdc_2_unify), not raw"),
+    "another network": (lambda f, tmp: f, ["--network", "raw"],
+                        "holds the published srgb network (bdc_2_unify), not raw"),
     "no sigma": (lambda f, tmp: f, [], "needs the sigma it was trained for"),
     "sigma out of range": (lambda f, tmp: f, ["--sigma", "300"], "--sigma 300.0: expected a std on the /255 scale"),
 }
