@@ -43,14 +43,15 @@ SIGMA_255 = 30.0
 
 def options(tile: int, overlaps: list[int]) -> dict[str, tuple[InferConfig | None, SpeedConfig]]:
     """Name -> (infer, speed); the first is the reference."""
+    fp32 = SpeedConfig(precision="fp32", channels_last=False)
     out: dict[str, tuple[InferConfig | None, SpeedConfig]] = {
-        "whole fp32 (reference)": (None, SpeedConfig(precision="fp32", channels_last=False)),
-        "stream fp32": (InferConfig(), SpeedConfig(precision="fp32", channels_last=False)),
+        "whole fp32 (reference)": (None, fp32),
+        "stream fp32": (InferConfig(), fp32),
         "stream bf16 CL": (InferConfig(), SpeedConfig(precision="bf16", channels_last=True)),
         "whole bf16 CL": (None, SpeedConfig(precision="bf16", channels_last=True)),
     }
     for ov in overlaps:
-        out[f"tile {tile} overlap {ov} fp32"] = (InferConfig(tile=tile, tile_overlap=ov), SpeedConfig(precision="fp32", channels_last=False))
+        out[f"tile {tile} overlap {ov} fp32"] = (InferConfig(tile=tile, tile_overlap=ov), fp32)
     return out
 
 

@@ -38,9 +38,9 @@ import torch
 from _common import SIGMA, STILLS, add_flow_argument, model_description, peak_rss_mb, random_model, rss_mb
 
 from stbn.config import SpeedConfig, preset
-from stbn.hardware import machine_line
 from stbn.data.clips import Batch
 from stbn.errors import StbnError
+from stbn.hardware import machine_line
 from stbn.models import STBN
 from stbn.train import Trainer
 

@@ -49,7 +49,7 @@ def main() -> None:
     torch.set_num_threads(1)
     clean = clean_clip(args.data, "bikes-fence", 20, 256)
     noisy = noisy_folder(clean, 30.0, Path(tempfile.mkdtemp()) / "noisy")
-    base = load_config(None, [], base="cpu-fit")
+    base = load_config("cpu-fit")
     video = torch.from_numpy(noisy).permute(0, 3, 1, 2).unsqueeze(0)
     flows = [tuple(f[0] for f in build_model(base).estimate_flows(video))]
     d = base.data
@@ -58,7 +58,7 @@ def main() -> None:
     runs = {}
     for name, (overrides, per_step) in VARIANTS.items():
         torch.manual_seed(0)
-        cfg = load_config(None, overrides, base="cpu-fit")
+        cfg = load_config("cpu-fit", overrides)
         net = build_model(cfg)
         runs[name] = {"trainer": Trainer(cfg, net), "per_step": per_step, "times": [], "params": net.num_parameters()}
     for step in range(args.steps):

@@ -57,7 +57,7 @@ import yaml
 
 from stbn import STBN
 from stbn.checkpoint import build_model
-from stbn.config import ExperimentConfig, InferConfig, SpeedConfig, preset
+from stbn.config import ExperimentConfig, InferConfig, SpeedConfig, config_file, load_config, preset
 from stbn.data.clips import TrainingClips
 from stbn.data.noise import add_awgn_test
 from stbn.infer import denoise_clip
@@ -505,14 +505,16 @@ def mean_psnr(clean: torch.Tensor, den: torch.Tensor) -> float:
                             for c, d in zip(clean, den, strict=True))
 
 
+FP32 = SpeedConfig(precision="fp32", channels_last=False)
+BF16 = SpeedConfig(precision="bf16", channels_last=False)
 INFER_RUNS: dict[str, tuple[bool, InferConfig, SpeedConfig]] = {
-    "whole clip, fp32 (TF32 off)": (False, InferConfig(streaming=False), SpeedConfig(precision="fp32", channels_last=False)),
-    "whole clip, TF32": (True, InferConfig(streaming=False), SpeedConfig(precision="fp32", channels_last=False)),
-    "whole clip, bf16": (True, InferConfig(streaming=False), SpeedConfig(precision="bf16", channels_last=False)),
-    "streaming + spill, TF32": (True, InferConfig(streaming=True, spill=True), SpeedConfig(precision="fp32", channels_last=False)),
-    "streaming + spill, bf16": (True, InferConfig(streaming=True, spill=True), SpeedConfig(precision="bf16", channels_last=False)),
-    "streaming + recompute, TF32": (True, InferConfig(streaming=True, spill=False), SpeedConfig(precision="fp32", channels_last=False)),
-    "streaming + recompute, bf16": (True, InferConfig(streaming=True, spill=False), SpeedConfig(precision="bf16", channels_last=False)),
+    "whole clip, fp32 (TF32 off)": (False, InferConfig(streaming=False), FP32),
+    "whole clip, TF32": (True, InferConfig(streaming=False), FP32),
+    "whole clip, bf16": (True, InferConfig(streaming=False), BF16),
+    "streaming + spill, TF32": (True, InferConfig(streaming=True, spill=True), FP32),
+    "streaming + spill, bf16": (True, InferConfig(streaming=True, spill=True), BF16),
+    "streaming + recompute, TF32": (True, InferConfig(streaming=True, spill=False), FP32),
+    "streaming + recompute, bf16": (True, InferConfig(streaming=True, spill=False), BF16),
 }
 
 
@@ -578,8 +580,9 @@ def project(rec: Recorder, train: dict[str, float], infer: dict[str, float], var
     loader = train.get("loader", 0.0)
     total_train = total_eval = 0.0
     for name, exp in paper["experiments"].items():
-        base = yaml.safe_load((ROOT / exp["config"]).read_text())
-        raw = base["data"]["kind"] == "raw"
+        source = config_file(exp["config"])  # a packaged preset, or a file relative to the repository
+        base = load_config(source if source.is_absolute() else ROOT / source)
+        raw = base.data.kind == "raw"
         levels = exp.get("sigmas") or ["pooled ISOs"]
         for variant_name, settings in exp["variants"].items():
             merged = json.dumps([exp.get("settings", {}), settings])
@@ -589,7 +592,7 @@ def project(rec: Recorder, train: dict[str, float], infer: dict[str, float], var
             if step is None:
                 rec.add("projection", {"job": f"{name}/{variant_name}", "error": f"no measurement for {job}|{variant}"})
                 continue
-            iters = base["train"]["iterations"]
+            iters = base.train.iterations
             val_every = exp.get("settings", {}).get("train", {}).get("val_every", 0)
             validations = iters // val_every if val_every else int("val_data" in exp)  # train() validates at the end
             val_s = validations * SET8[0] * SET8[1] / PIXELS * per_frame if per_frame else 0.0

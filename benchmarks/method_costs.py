@@ -19,25 +19,29 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", nargs=2, type=int, action="append", metavar=("H", "W"), help="frame size (repeatable)")
     args = p.parse_args()
+    for h, w in args.size or [(256, 256)]:
+        report(h, w)
 
+
+def report(h: int, w: int) -> None:
+    """Print both methods' parameters and multiply-accumulates per frame of ``h`` x ``w`` sRGB frames."""
     from stbn.config import load_config
     from stbn.models.registry import build_model
     from stbn.report.complexity import count_macs, frame_costs
 
-    for h, w in args.size or [(256, 256)]:
-        stbn = frame_costs(load_config(None, ["flow.estimator=pwcnet"], base="paper-srgb"), (h, w))
-        udvd = build_model(load_config(None, ["method=udvd"])).to("meta").eval()
+    stbn = frame_costs(load_config("paper-srgb", ["flow.estimator=pwcnet"]), (h, w))
+    udvd = build_model(load_config(None, ["method=udvd"])).to("meta").eval()
 
-        def clip(t: int) -> int:
-            x = torch.zeros(1, t, 3, h, w, device="meta")
-            return count_macs(udvd, lambda: udvd(x))
+    def clip(t: int) -> int:
+        x = torch.zeros(1, t, 3, h, w, device="meta")
+        return count_macs(udvd, lambda: udvd(x))
 
-        window = torch.zeros(1, 5, 3, h, w, device="meta")
-        scratch = count_macs(udvd, lambda: udvd.window(window)) / 1e9
-        print(f"{h}x{w}  STBN: {stbn['params']:,} params, {stbn['GMAC/frame']:.1f} GMAC/frame "
-              f"(+ PWC-Net {stbn['flow params']:,} params, {stbn['flow GMAC/frame']:.1f} GMAC/frame)")
-        print(f"{h}x{w}  UDVD: {udvd.num_parameters():,} params, {(clip(3) - clip(2)) / 1e9:.1f} GMAC/frame "
-              f"(sliding window), {scratch:.1f} GMAC/window from scratch")
+    window = torch.zeros(1, 5, 3, h, w, device="meta")
+    scratch = count_macs(udvd, lambda: udvd.window(window)) / 1e9
+    print(f"{h}x{w}  STBN: {stbn['params']:,} params, {stbn['GMAC/frame']:.1f} GMAC/frame "
+          f"(+ PWC-Net {stbn['flow params']:,} params, {stbn['flow GMAC/frame']:.1f} GMAC/frame)")
+    print(f"{h}x{w}  UDVD: {udvd.num_parameters():,} params, {(clip(3) - clip(2)) / 1e9:.1f} GMAC/frame "
+          f"(sliding window), {scratch:.1f} GMAC/window from scratch")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ import sys
 
 from stbn.errors import StbnError
 
-COMMANDS: tuple[str, ...] = ("prepare", "validate_data", "train", "evaluate", "denoise", "table", "baseline", "figure")
+COMMANDS: tuple[str, ...] = (
+    "prepare", "validate_data", "train", "evaluate", "denoise", "import_published", "table", "baseline", "figure"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

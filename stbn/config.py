@@ -1,9 +1,10 @@
 """Experiment configuration: the single, validated source of truth for model, flow, data and training.
 
-Every section rejects unknown keys and out-of-range values. ``load_config`` reads a YAML file, applies
-``--set key.sub=value`` overrides and validates the result, turning any problem into one
-:class:`~stbn.errors.StbnError` line naming the file or key. The module imports neither torch nor the
-model, so the workflow can validate its experiment entries quickly.
+Every section rejects unknown keys and out-of-range values. ``load_config`` reads a preset (a YAML file
+shipped in ``stbn/presets/``, named without its suffix) or any YAML file, applies ``--set key.sub=value``
+overrides and validates the result, turning any problem into one :class:`~stbn.errors.StbnError` line
+naming the file or key. A preset or file gives only the keys it sets; the others take the defaults below.
+The module imports neither torch nor the model, so the workflow can validate its experiment entries quickly.
 
 Units: noise levels ``sigma`` are on the /255 scale here (``30`` means ``30/255``); the model and the
 losses take them on the [0, 1] scale.
@@ -318,69 +319,45 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _preset_tiny() -> dict[str, Any]:
-    return {
-        "name": "tiny",
-        "model": {"num_channels": 8, "num_resblocks": 1, "srfe_groups": 1, "srfe_blocks": 1},
-        "data": {"clip_length": 4, "temporal_stride": 2, "crop": 32, "batch_size": 2, "val_max_frames": 8},
-        "train": {"iterations": 20, "lr": 1e-3, "milestones": [10, 15], "checkpoint_every": 5, "threads": 1},
-        "speed": _FP32,
-    }
+PRESETS_DIR = Path(__file__).with_name("presets")
+"""The named presets: ``<name>.yaml`` files shipped with the package, each the keys its recipe sets."""
+PRESET_NAMES: tuple[str, ...] = tuple(sorted(p.stem for p in PRESETS_DIR.glob("*.yaml")))
+"""``cpu-fit`` (``stbn denoise --fit-minutes`` on a CPU, docs/fitting.md), ``default-raw``,
+``default-srgb`` (CPU scale), ``paper-raw``, ``paper-srgb`` (the paper's recipes), ``tiny`` (tests)."""
 
 
-# The paper's numerics, the CPU-scale reproduction's (its step budgets are sized for fp32, which every CPU
-# kind runs at full speed) and the tests' pin the fp32 reference; `speed: auto` is the default of any other
-# config and of cpu-fit (docs/performance.md).
-_FP32: dict[str, Any] = {"precision": "fp32", "channels_last": False}
+def _names_a_preset(source: str | Path) -> bool:
+    """Whether ``source`` names a preset rather than a file (see :func:`config_file`)."""
+    return not isinstance(source, Path) and "/" not in source and Path(source).suffix not in (".yaml", ".yml")
 
 
-_PRESETS: dict[str, dict[str, Any]] = {
-    "paper-srgb": {"name": "paper-srgb", "speed": _FP32},
-    "paper-raw": {
-        "name": "paper-raw",
-        "model": {"in_channels": 4},
-        "data": {"kind": "raw", "clip_length": 7, "temporal_stride": 1, "crop": 80, "batch_size": 16},
-        "train": {"iterations": 400000, "lr": 1e-4, "milestones": [], "gamma": 1.0, "grad_clip": None},
-        "speed": _FP32,
-    },
-    "default-srgb": {
-        "name": "default-srgb",
-        "model": {"num_channels": 16, "num_resblocks": 2, "srfe_blocks": 2},
-        "data": {"crop": 64, "batch_size": 2, "clip_length": 6, "val_max_frames": 20},
-        "train": {"iterations": 2000, "lr": 1e-3, "milestones": [1000, 1500], "checkpoint_every": 200},
-        "speed": _FP32,
-    },
-    "default-raw": {
-        "name": "default-raw",
-        "model": {"in_channels": 4, "num_channels": 16, "num_resblocks": 2, "srfe_blocks": 2},
-        "data": {"kind": "raw", "clip_length": 7, "temporal_stride": 1, "crop": 48, "batch_size": 2},
-        "train": {
-            "iterations": 2000, "lr": 5e-4, "milestones": [1000, 1500], "grad_clip": None, "checkpoint_every": 200
-        },
-        "speed": _FP32,
-    },
-    "cpu-fit": {
-        "name": "cpu-fit",
-        "model": {"num_channels": 24, "num_resblocks": 2, "srfe_features": 48, "srfe_blocks": 2},
-        "flow": {"estimator": "dis"},
-        "data": {"crop": 64, "clip_length": 6, "temporal_stride": 1, "batch_size": 2, "fixed_noisy": True},
-        "train": {
-            "iterations": 2000, "lr": 1e-3, "milestones": [800, 1200, 1500, 1700, 1860], "checkpoint_every": 200
-        },
-        "infer": {"streaming": False, "time_ensemble": True, "shift_ensemble": 4},
-    },
-    "tiny": _preset_tiny(),
-}
-PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
+def config_file(source: str | Path) -> Path:
+    """The YAML file of a config ``source``: a preset name (``tiny``: no ``/``, no ``.yaml``/``.yml``
+    suffix) is the packaged preset file, anything else (and any :class:`~pathlib.Path`) a file path."""
+    if not _names_a_preset(source):
+        return Path(source)
+    if source not in PRESET_NAMES:
+        raise StbnError(f"unknown preset {source!r} (known: {', '.join(PRESET_NAMES)}; or give a YAML file's path)")
+    return PRESETS_DIR / f"{source}.yaml"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise StbnError(f"{path}: config file not found")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise StbnError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(loaded, dict):
+        raise StbnError(f"{path}: expected a mapping of sections at the top level")
+    return loaded
 
 
 def preset(name: str) -> ExperimentConfig:
-    """A named preset: ``paper-srgb``, ``paper-raw`` (the paper's recipes), ``default-srgb``,
-    ``default-raw`` (CPU scale), ``cpu-fit`` (``stbn denoise --fit-minutes`` on a CPU, docs/fitting.md)
-    or ``tiny`` (tests)."""
-    if name not in _PRESETS:
-        raise StbnError(f"unknown preset {name!r} (known: {', '.join(PRESET_NAMES)})")
-    return ExperimentConfig.model_validate(_PRESETS[name])
+    """The validated preset ``name`` (one of :data:`PRESET_NAMES`)."""
+    if not _names_a_preset(name):
+        raise StbnError(f"{name!r} is a file path, not a preset name (known: {', '.join(PRESET_NAMES)})")
+    return load_config(name)
 
 
 def _parse_value(text: str) -> Any:
@@ -427,38 +404,25 @@ def validate_config(data: dict[str, Any], source: str = "config") -> ExperimentC
         raise StbnError(_format_error(source, err)) from None
 
 
-def load_config(
-    path: str | Path | None, overrides: list[str] | None = None, base: str | None = None
-) -> ExperimentConfig:
+def load_config(source: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
     """Load and validate an experiment config.
 
-    ``path`` is a YAML file (None: start from ``base``, a preset name, or the defaults); ``overrides``
-    are ``key.sub=value`` strings applied on top and validated like the file.
+    ``source`` is a preset name or a YAML file's path (see :func:`config_file`; None: the defaults);
+    ``overrides`` are ``key.sub=value`` strings applied on top and validated like the file. Errors name
+    the source: ``preset NAME``, the file's path or ``defaults``.
     """
-    data: dict[str, Any] = preset(base).model_dump(mode="json") if base else {}
-    source = "defaults" if base is None else f"preset {base}"
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise StbnError(f"{path}: config file not found")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise StbnError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-        if not isinstance(loaded, dict):
-            raise StbnError(f"{path}: expected a mapping of sections at the top level")
-        data, source = _deep_merge(data, loaded), str(path)
+    data: dict[str, Any] = {}
+    label = "defaults"
+    if source is not None:
+        path = config_file(source)
+        data = _read_yaml(path)
+        label = f"preset {source}" if _names_a_preset(source) else str(path)
     if overrides:
-        data, source = _deep_merge(data, parse_overrides(overrides)), f"{source} with --set {' '.join(overrides)}"
-    return validate_config(data, source)
+        data, label = _deep_merge(data, parse_overrides(overrides)), f"{label} with --set {' '.join(overrides)}"
+    return validate_config(data, label)
 
 
 def apply_overrides(cfg: ExperimentConfig, overrides: list[str], source: str = "config") -> ExperimentConfig:
     """``cfg`` with ``key.sub=value`` overrides applied and validated again."""
     merged = _deep_merge(cfg.model_dump(mode="json"), parse_overrides(overrides))
     return validate_config(merged, f"{source} with --set {' '.join(overrides)}")
-
-
-def dump_yaml(cfg: ExperimentConfig) -> str:
-    """The config as YAML text (every field, JSON types)."""
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

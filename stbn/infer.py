@@ -38,8 +38,8 @@ def denoise_clip(
     model runs in eval mode without gradients on its own device; the result is on ``noisy``'s device.
     ``infer`` (default: whole clip) selects streaming/tiling, the time-reversal ensemble (the mean of the
     estimates of the clip and of the clip in reverse time order) and (whole clip only) the shift ensemble,
-    ``speed`` (default: the fp32 NCHW reference; ``auto`` resolved for the model's device) the precision and memory format; with ``speed.channels_last`` the model
-    is converted in place.
+    ``speed`` (default: the fp32 NCHW reference; ``auto`` resolved for the model's device) the precision
+    and memory format; with ``speed.channels_last`` the model is converted in place.
     """
     single = noisy.dim() == 4
     x = noisy.unsqueeze(0) if single else noisy

@@ -17,7 +17,6 @@ import torch
 
 from stbn.ops.warp import WarpMode, flow_warp
 
-
 #: Figure 4's two flows (drawn by ``stbn figure figure4``, tested by the claims table): a constant
 #: fractional shift and a zoom, on square noise of this size.
 FIGURE4_SIZE = 256

@@ -84,7 +84,7 @@ def _model_and_config(args: argparse.Namespace, kind: str, device: torch.device)
         return net, apply_overrides(cfg, args.overrides, f"{args.checkpoint} config") if args.overrides else cfg
     if not (args.fit_steps or args.fit_minutes):
         raise StbnError("without --checkpoint, pass --fit-steps or --fit-minutes to fit a model on the input")
-    cfg = load_config(None, args.overrides, base=args.preset or f"default-{kind}")
+    cfg = load_config(args.preset or f"default-{kind}", args.overrides)
     if cfg.data.kind != kind:
         raise StbnError(f"--preset {cfg.name} is for {cfg.data.kind} data, but the input is {kind}")
     from stbn.train import seed_everything

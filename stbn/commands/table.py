@@ -92,7 +92,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar=("H", "W"),
         help="frame size for the multiply-accumulate count (default: 480 854, DAVIS 480p)",
     )
-    p.add_argument("--claims", type=Path, help="claims: the claims file (default: the packaged stbn/report/claims.yaml)")
+    p.add_argument("--claims", type=Path,
+                   help="claims: the claims file (default: the packaged stbn/report/claims.yaml)")
     p.add_argument("--replicates", type=int, metavar="N",
                    help="claims: noise seeds of Figure 4's warped-noise rows (default: 16)")
     p.set_defaults(func=run)

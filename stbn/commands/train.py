@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stbn.config import load_config
+from stbn.config import PRESET_NAMES, load_config
 from stbn.device import add_device_argument, resolve_device
 
 
@@ -17,7 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="train a model from a config",
         description="Train STBN as the config says; writes OUT/model.pt, last.pt, config.json, log.csv.",
     )
-    p.add_argument("--config", required=True, type=Path, help="experiment YAML (see configs/)")
+    p.add_argument("--config", required=True, metavar="PRESET|FILE",
+                   help=f"a preset ({', '.join(PRESET_NAMES)}) or an experiment YAML file")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.lr=1e-4 (repeatable)")

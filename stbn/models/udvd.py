@@ -236,4 +236,6 @@ class UDVD(nn.Module):
         if clip.dim() != 5 or clip.shape[2] != self.in_channels:
             raise ValueError(f"UDVD expects frames (N,T,{self.in_channels},H,W), got {tuple(clip.shape)}")
         if max(clip.shape[-2:]) < MIN_SIDE:
-            raise ValueError(f"UDVD needs frames at least {MIN_SIDE} pixels on the longer side, got {tuple(clip.shape)}")
+            raise ValueError(
+                f"UDVD needs frames at least {MIN_SIDE} pixels on the longer side, got {tuple(clip.shape)}"
+            )

@@ -30,7 +30,6 @@ import yaml
 from stbn.errors import StbnError
 from stbn.report.intervals import (
     MAX_SCALE,
-    ArmValues,
     Difference,
     SeedSpread,
     paired_difference,
@@ -190,7 +189,8 @@ def paper_difference(claim: Claim, cell: Cell) -> tuple[float, str]:
     if ca is None or cb is None:
         return math.nan, f"Table {table}: {paper['a']} vs {paper['b']} not printed at this level{note}"
     delta = ca.psnr - cb.psnr
-    return delta, f"{delta:+.2f} (Table {table}, {dataset}: {paper['a']} {ca.psnr:.2f} vs {paper['b']} {cb.psnr:.2f}){note}"
+    compared = f"{paper['a']} {ca.psnr:.2f} vs {paper['b']} {cb.psnr:.2f}"
+    return delta, f"{delta:+.2f} (Table {table}, {dataset}: {compared}){note}"
 
 
 # ------------------------------------------------------------------------------------------ verdicts
@@ -214,7 +214,8 @@ def to_resolve(diff: Difference, unit: str = "test sequences") -> str:
     if budget is None:
         return f"over {MAX_SCALE:,.0f}x this run's {unit} and seeds (|Δ| = {abs(diff.estimate):.3f} dB)"
     sequences, seeds = budget
-    return f"~{sequences} {unit}" + (f", {seeds} seeds per model" if seeds else "") + f" (if Δ stays {diff.estimate:+.2f})"
+    per_model = f", {seeds} seeds per model" if seeds else ""
+    return f"~{sequences} {unit}{per_model} (if Δ stays {diff.estimate:+.2f})"
 
 
 def _level_text(cell: Cell) -> str:

@@ -28,6 +28,7 @@ from stbn.analysis.warp_stats import (
 from stbn.data.atomic import atomic_output
 from stbn.ops.warp import flow_warp
 
+
 @dataclass(frozen=True)
 class Curve:
     """A labelled series: ``x`` and ``y`` of equal length."""

@@ -15,7 +15,6 @@ from stbn.cli import main
 from stbn.data.io import FrameSource, open_frames, read_sequence, write_frames
 from stbn.metrics import psnr
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FAST = ["--set", "train.threads=1", "--device", "cpu"]
 
 
@@ -49,7 +48,7 @@ def model(embedded_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     threads = torch.get_num_threads()
     code = main([
-        "train", "--config", str(CONFIGS / "tiny.yaml"), "--out", str(out),
+        "train", "--config", "tiny", "--out", str(out),
         "--set", f"data.train_root={embedded_data['embedded-srgb-train']}", "--set", "data.max_frames=8",
         "--set", "train.iterations=4", "--set", "train.checkpoint_every=2", *FAST,
     ])
@@ -118,10 +117,10 @@ def test_denoise_mp4_with_fitting_beats_the_noisy_input(embedded_data, tmp_path,
 def test_errors_come_before_any_work(model, embedded_data, tmp_path, capsys):
     out = tmp_path / "never"
     cases = [
-        (["train", "--config", CONFIGS / "tiny.yaml", "--out", out, "--set", "train.lrr=1"], "train.lrr: unknown key"),
-        (["train", "--config", CONFIGS / "tiny.yaml", "--out", out, "--set", "data.crop=2"],
+        (["train", "--config", "tiny", "--out", out, "--set", "train.lrr=1"], "train.lrr: unknown key"),
+        (["train", "--config", "tiny", "--out", out, "--set", "data.crop=2"],
          "data.crop: Input should be greater"),
-        (["train", "--config", CONFIGS / "tiny.yaml", "--out", out], "data.train_root is not set"),
+        (["train", "--config", "tiny", "--out", out], "data.train_root is not set"),
         (["evaluate", "--checkpoint", tmp_path / "missing.pt", "--data", embedded_data["embedded-srgb-test"],
           "--sigma", 30, "--out", out], "checkpoint not found"),
         (["evaluate", "--checkpoint", model, "--data", embedded_data["embedded-raw"], "--iso", 1600, "--out", out],

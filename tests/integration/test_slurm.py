@@ -17,6 +17,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from workflow_helpers import REPO, TINY, snakemake, workdir
 
 pytestmark = pytest.mark.slurm

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,6 @@ from stbn.data.io import write_frames
 from stbn.errors import StbnError
 from stbn.protocol import EvalSequence
 from stbn.train import train
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +45,7 @@ def train_root(tmp_path_factory):
 def test_resume_after_sigkill_is_bit_identical(tmp_path, train_root):
     sets = ["--set", f"data.train_root={train_root}", "--set", "train.iterations=16"]
     sets += ["--set", "train.checkpoint_every=4"]
-    common = ["--config", CONFIGS / "tiny.yaml", "--device", "cpu", *sets]
+    common = ["--config", "tiny", "--device", "cpu", *sets]
     full, killed = tmp_path / "full", tmp_path / "killed"
     subprocess.run(_cli("train", "--out", full, *common), check=True, capture_output=True)
 
@@ -77,7 +74,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, train_root):
 
 def _cfg(*overrides):
     base = ["train.threads=1", "train.iterations=4", "train.checkpoint_every=2"]
-    return load_config(CONFIGS / "tiny.yaml", [*base, *overrides])
+    return load_config("tiny", [*base, *overrides])
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path):

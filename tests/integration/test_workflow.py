@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from workflow_helpers import REPO, TINY, Run, expected_jobs, load_yaml, report_results, snakemake, workdir
 
 PAPER = REPO / "workflow" / "presets" / "paper.yaml"
@@ -79,6 +80,20 @@ def test_dry_run_lists_the_complete_dag(dry_runs, preset):
     assert counts["all"] == 1
 
 
+def test_an_experiment_config_is_a_preset_or_a_file(tmp_path):
+    """`config:` names a packaged preset or gives a YAML file: either file is the training jobs' input
+    and their `stbn train --config`."""
+    own = tmp_path / "narrow.yaml"
+    own.write_text("name: narrow\nmodel: {in_channels: 4, num_channels: 4}\ndata: {kind: raw}\n")
+    path = _edited_config(tmp_path, _set("experiments/raw/config", str(own)))
+    run = snakemake("-n", "-p", "--configfile", path, "-d", workdir(tmp_path / "wd"))
+    assert run.returncode == 0, run.output
+    expected = {"main": REPO / "stbn" / "presets" / "tiny.yaml", "raw": own}
+    for experiment, base in expected.items():
+        jobs = [job for rule, job in _jobs(run) if rule.startswith("train") and f"results/models/{experiment}/" in job]
+        assert jobs and all(f"input: {base}," in job and f"--config {base} " in job for job in jobs), jobs
+
+
 def _jobs(run: Run):
     """(rule, text) of every job a dry run lists."""
     for job in re.split(r"\n\[[^\]]+\]\n", run.output):
@@ -112,7 +127,8 @@ def test_cluster_profile_sends_every_gpu_job_to_the_gpu_partition(dry_runs):
         if gpu and gpu[1] != "0":
             gpu_rules.add(rule)
         partition = "gpu" if gpu and gpu[1] != "0" else "cpu"
-        assert f"slurm_partition=your_{partition}_partition" in resources, f"{rule} needs the {partition} partition:\n{job}"
+        needs = f"{rule} needs the {partition} partition:\n{job}"
+        assert f"slurm_partition=your_{partition}_partition" in resources, needs
         assert "slurm_account=your_account" in resources, job
     # the baselines are CPU jobs; training and every evaluation (the published checkpoint's too) use a GPU
     assert gpu_rules == GPU_RULES, gpu_rules
@@ -130,12 +146,12 @@ def test_every_job_has_a_log_a_benchmark_and_resources(dry_runs, preset):
         assert "mem_mb=" in resources and "runtime=" in resources, f"{rule}: no mem_mb/runtime\n{job}"
 
 
-def _bad_config(tmp_path: Path, *edits) -> Path:
+def _edited_config(tmp_path: Path, *edits) -> Path:
     cfg = load_yaml(TINY)
     for edit in edits:
         edit(cfg)
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path = tmp_path / "edited.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))  # config order decides which shared model trains
     return path
 
 
@@ -152,10 +168,10 @@ def _set(path: str, value):
 
 def _fails_before_any_job(tmp_path: Path, *edits) -> str:
     wd = workdir(tmp_path / "wd")
-    run = snakemake("--cores", "1", "--configfile", _bad_config(tmp_path, *edits), "-d", wd)
+    run = snakemake("--cores", "1", "--configfile", _edited_config(tmp_path, *edits), "-d", wd)
     assert run.returncode != 0
     assert "Building DAG of jobs" not in run.output and not run.jobs(), run.output
-    assert sorted(p.name for p in wd.iterdir() if p.name != ".snakemake") == ["config.yaml", "configs"]
+    assert sorted(p.name for p in wd.iterdir() if p.name != ".snakemake") == ["config.yaml"]
     return run.output
 
 
@@ -181,6 +197,14 @@ PROBLEMS = {
     "undefined dataset": (
         _set("experiments/train-on-test/test_data", ["set9"]),
         ["experiments.train-on-test: dataset(s) set9 not defined under datasets"],
+    ),
+    "unknown preset": (
+        _set("experiments/alignment/config", "tinny"),
+        ["experiments.alignment.config: unknown preset 'tinny' (known: cpu-fit,"],
+    ),
+    "missing config file": (
+        _set("experiments/main-pooled/config", "nowhere/tiny.yaml"),
+        ["experiments.main-pooled.config: nowhere/tiny.yaml: config file not found"],
     ),
 }
 

@@ -35,10 +35,9 @@ class Run:
 
 
 def workdir(tmp: Path) -> Path:
-    """A fresh working directory for the workflow outside the repository (configs/ and the default
-    config.yaml linked in), so that no test sees what the checkout's results/ hold."""
+    """A fresh working directory for the workflow outside the repository (the default config.yaml
+    linked in), so that no test sees what the checkout's results/ hold."""
     tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "configs").symlink_to(REPO / "configs")
     (tmp / "config.yaml").symlink_to(REPO / "config.yaml")
     return tmp
 

@@ -2,20 +2,31 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from stbn.config import PRESET_NAMES, ExperimentConfig, load_config, parse_overrides, preset, validate_config
+from stbn.config import (
+    PRESET_NAMES,
+    PRESETS_DIR,
+    ExperimentConfig,
+    config_file,
+    load_config,
+    parse_overrides,
+    preset,
+    validate_config,
+)
 from stbn.errors import StbnError
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
-
-@pytest.mark.parametrize("name", PRESET_NAMES)
-def test_config_files_equal_presets(name):
-    assert load_config(CONFIGS / f"{name}.yaml") == preset(name)
+def test_presets_are_the_packaged_files():
+    assert PRESET_NAMES == ("cpu-fit", "default-raw", "default-srgb", "paper-raw", "paper-srgb", "tiny")
+    for name in PRESET_NAMES:
+        path = config_file(name)
+        assert path == PRESETS_DIR / f"{name}.yaml" and path.is_file()
+        assert preset(name).name == name
+        # a preset name and its file's path load the same config
+        assert load_config(name) == load_config(str(path)) == load_config(path) == preset(name)
 
 
 def test_paper_presets_hold_the_paper_recipes():
@@ -30,11 +41,11 @@ def test_paper_presets_hold_the_paper_recipes():
 
 
 def test_overrides_are_parsed_and_validated_like_the_file(tmp_path):
-    cfg = load_config(CONFIGS / "tiny.yaml", ["train.lr=1e-4", "data.sigma=[5, 55]", "model.warp=bilinear"])
+    cfg = load_config("tiny", ["train.lr=1e-4", "data.sigma=[5, 55]", "model.warp=bilinear"])
     assert cfg.train.lr == 1e-4 and cfg.data.sigma_range == (5.0, 55.0) and cfg.model.warp == "bilinear"
     assert parse_overrides(["a.b=1", "a.c=x"]) == {"a": {"b": 1, "c": "x"}}
-    with pytest.raises(StbnError, match=r"train\.lrr: unknown key"):
-        load_config(CONFIGS / "tiny.yaml", ["train.lrr=1"])
+    with pytest.raises(StbnError, match=r"^preset tiny with --set train\.lrr=1: train\.lrr: unknown key"):
+        load_config("tiny", ["train.lrr=1"])
     with pytest.raises(StbnError, match="expected key.sub=value"):
         load_config(None, ["train.lr"])
 
@@ -75,15 +86,22 @@ def test_flow_refinement_follows_the_estimator(estimator, enabled, refinement):
     assert cfg.flow.refinement == refinement
 
 
-def test_missing_file_and_unknown_preset():
+def test_missing_file_and_unknown_preset(tmp_path, monkeypatch):
     with pytest.raises(StbnError, match="config file not found"):
         load_config("/nonexistent/cfg.yaml")
-    with pytest.raises(StbnError, match="unknown preset"):
-        preset("nope")
+    with pytest.raises(StbnError, match="config file not found"):
+        load_config("tiny.yaml")  # a suffix makes it a path (relative to the working directory)
+    with pytest.raises(StbnError, match=r"unknown preset 'nope' \(known: cpu-fit, .*; or give a YAML file's path\)"):
+        load_config("nope")
+    with pytest.raises(StbnError, match="not a preset name"):
+        preset("configs/tiny.yaml")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text("train: {iterations: 3}")
+    assert load_config("tiny.yaml").train.iterations == 3 and load_config("tiny").train.iterations == 20
 
 
-def test_json_round_trip_and_base_preset():
-    cfg = load_config(None, ["train.iterations=7"], base="default-srgb")
+def test_json_round_trip_and_preset_with_overrides():
+    cfg = load_config("default-srgb", ["train.iterations=7"])
     dumped = cfg.model_dump(mode="json")
     assert yaml.safe_load(yaml.safe_dump(dumped)) == dumped
     assert validate_config(dumped) == cfg and cfg.train.iterations == 7 and cfg.model.num_channels == 16

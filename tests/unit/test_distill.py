@@ -104,8 +104,7 @@ class Recorder:
 def test_dis_training_step_reestimates_the_flows_on_the_pseudo_clean_mean(noisy, monkeypatch, precomputed):
     """Before start_step the step propagates with flows on the noisy frames; from it on, a first pass
     without gradient gives the mean, DIS runs again on it (detached, clamped) and the step uses those."""
-    cfg = load_config(None, ["flow.estimator=dis", "flow.distill.enabled=true", "flow.distill.start_step=1"],
-                      base="tiny")
+    cfg = load_config("tiny", ["flow.estimator=dis", "flow.distill.enabled=true", "flow.distill.start_step=1"])
     assert cfg.flow.refinement == "reestimate"
     torch.manual_seed(0)
     net = build_model(cfg)
@@ -163,8 +162,8 @@ def test_denoiser_stays_lattice_blind_with_the_student_in_the_loop(noisy):
 
 def test_distillation_step_under_bf16_autocast(noisy):
     """The teacher sees the network's mean in the frames' dtype, not the bf16 of the autocast region."""
-    cfg = load_config(None, ["flow.estimator=pwcnet", "flow.distill.enabled=true", "flow.distill.start_step=0",
-                             "speed.precision=bf16"], base="tiny")
+    cfg = load_config("tiny", ["flow.estimator=pwcnet", "flow.distill.enabled=true", "flow.distill.start_step=0",
+                               "speed.precision=bf16"])
     torch.manual_seed(0)
     net = build_model(cfg)
     student_before = snapshot(net.flow)

@@ -126,7 +126,8 @@ def run_files(root: Path) -> list[str]:
         write_frames(root, "eval/main/stbn", "embedded", "sigma30/seed1",
                      {"fence": 30.2, "car": 31.1, "road": 32.3}),
         write_frames(root, "baselines/bm3d", "embedded", "sigma30", {"fence": 28.0, "car": 29.2, "road": 30.1}),
-        write_frames(root, "eval/ablation/bsa", "embedded", "sigma30/seed0", {"fence": 28.1, "car": 29.0, "road": 30.0}),
+        write_frames(root, "eval/ablation/bsa", "embedded", "sigma30/seed0",
+                     {"fence": 28.1, "car": 29.0, "road": 30.0}),
         write_frames(root, "eval/ablation/propagation", "embedded", "sigma30/seed0",
                      {"fence": 28.0, "car": 29.1, "road": 29.9}),
     ]

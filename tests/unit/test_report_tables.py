@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stbn.errors import StbnError
-from stbn.report.paper import AVG, PaperCell, load_paper
+from stbn.report.paper import AVG, PaperCell
 from stbn.report.render import tex_escape
 from stbn.report.runs import parse_key, read_score
 from stbn.report.tables import DELTA, PAPER, THIS_RUN, build_table

@@ -94,8 +94,7 @@ def test_a_cpu_fit_training_step_is_finite_under_auto_with_bf16(cpu) -> None:
     from stbn.train import Trainer
 
     cpu({"avx512_bf16"})
-    cfg = load_config(None, ["speed.precision=auto", "speed.channels_last=auto", "flow.estimator=none"],
-                      base="cpu-fit")
+    cfg = load_config("cpu-fit", ["speed.precision=auto", "speed.channels_last=auto", "flow.estimator=none"])
     torch.manual_seed(0)
     trainer = Trainer(cfg, build_model(cfg))
     assert trainer.speed.precision == "bf16" and trainer.speed.channels_last is False

@@ -154,7 +154,7 @@ def test_method_key_builds_the_network(tmp_path):
     cfg = load_config(None, ["method=udvd", "udvd.width=4", "udvd.triplet_features=4", "udvd.square_pad=reflect"])
     net = build_model(cfg)
     assert isinstance(net, UDVD) and net.square_pad == "reflect" and net.head_kind == "gaussian"
-    raw = build_model(load_config(None, ["method=udvd", "udvd.width=4"], base="default-raw"))
+    raw = build_model(load_config("default-raw", ["method=udvd", "udvd.width=4"]))
     assert (raw.in_channels, raw.head_kind) == (4, "direct")
     path = save_checkpoint(tmp_path / "udvd.pt", {"step": 0, "config": cfg.model_dump(mode="json"),
                                                   "state_dict": net.state_dict()})
@@ -180,4 +180,4 @@ def test_method_config_errors(overrides, message):
 
 def test_raw_udvd_needs_the_direct_head():
     with pytest.raises(StbnError, match=r"udvd\.head gaussian needs a known sigma"):
-        load_config(None, ["method=udvd", "udvd.head=gaussian"], base="default-raw")
+        load_config("default-raw", ["method=udvd", "udvd.head=gaussian"])

@@ -2,8 +2,9 @@
 
 The workflow config is validated twice before the DAG is built: its own keys against
 workflow/schemas/config.schema.yaml, and every experiment x variant x noise level through
-`stbn.config.load_config` -- the very call `stbn train --config BASE --set ...` makes, with the very
-`--set` list the training job gets. Any problem stops the run here with one message per problem.
+`stbn.config.load_config` -- the very call `stbn train --config BASE --set ...` makes (BASE: a preset
+name or a file path), with the very `--set` list the training job gets. Any problem stops the run here
+with one message per problem.
 """
 
 import json
@@ -17,7 +18,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from stbn.config import ExperimentConfig, load_config
+from stbn.config import ExperimentConfig, config_file, load_config
 from stbn.errors import StbnError
 
 validate(config, "../schemas/config.schema.yaml")
@@ -190,10 +191,10 @@ def _job(name, exp, variant, level, seed):
     return Job(name, variant, level, cfg.train.seed, tuple(sets), cfg)
 
 
-def _strip_source(message, base):
+def _strip_source(message):
     """Drop load_config's `<base> with --set <all overrides>: ` prefix; keep a file error's own prefix."""
     head, sep, tail = message.partition(": ")
-    return tail if sep and head.startswith(f"{base} with --set ") else message
+    return tail if sep and " with --set " in head else message
 
 
 def _level_label(level):
@@ -216,6 +217,12 @@ def _resolve_experiments():
                 f"{where}: give either sigmas (sRGB) or isos (raw), not {'both' if 'isos' in exp else 'neither'}"
             )
             continue
+        try:
+            if not config_file(exp["config"]).is_file():
+                raise StbnError(f"{exp['config']}: config file not found")
+        except StbnError as err:
+            problems.append(f"{where}.config: {err}")
+            continue
         for variant in exp["variants"]:
             for level in model_levels(name):
                 label = f"{where}.variants.{variant}{_level_label(level)}"
@@ -223,7 +230,7 @@ def _resolve_experiments():
                     try:
                         job = _job(name, exp, variant, level, seed)
                     except StbnError as err:
-                        problems.append(f"{label}: {_strip_source(str(err), exp['config'])}")
+                        problems.append(f"{label}: {_strip_source(str(err))}")
                         break
                     kind = experiment_kind(name)
                     if job.cfg.data.kind != kind:
@@ -301,10 +308,11 @@ wildcard_constraints:
 
 # ------------------------------------------------------------------------------- input functions
 def train_inputs(wildcards):
-    """A training job reads its base config file, its validated datasets and its flow weights."""
+    """A training job reads its base config's file (a packaged preset's, or the user's), its validated
+    datasets and its flow weights."""
     job = job_for(wildcards)
     exp = config["experiments"][job.experiment]
-    inputs = {"config": exp["config"], "train_data": dataset_flag(exp["train_data"])}
+    inputs = {"config": str(config_file(exp["config"])), "train_data": dataset_flag(exp["train_data"])}
     if "val_data" in exp:
         inputs["val_data"] = dataset_flag(exp["val_data"])
     if job.cfg.flow.weights:

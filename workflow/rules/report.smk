@@ -68,8 +68,11 @@ rule import_published:
     resources:
         mem_mb=GLUE_MEM_MB,
         runtime=GLUE_RUNTIME,
-    script:
-        "../scripts/import_published.py"
+    params:
+        out=lambda w, output: Path(output.model).parent,
+    shell:
+        "stbn import-published --checkpoint {input.checkpoint:q} --network srgb --sigma {wildcards.sigma}"
+        " --out {params.out} > {log} 2>&1"
 
 
 use rule evaluate as evaluate_published with:

@@ -222,7 +222,7 @@ def caption_settings(name):
     spec = output_spec(name)
     experiments = spec_experiments(spec)
     if not experiments:
-        return "- **Run**: no training; 256x256 unit Gaussian noise, seed 0, warped by the package's ``flow_warp``."
+        return f"- **Run**: {spec['run']}"
     lines = [describe(e) for e in experiments]
     if spec.get("baselines"):
         lines.append(

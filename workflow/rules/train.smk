@@ -32,7 +32,7 @@ rule train:
         out=lambda w, output: Path(output.model).parent,
         sets=train_sets,
     shell:
-        "stbn train --config {input.config} --out {params.out} {params.sets} --set train.threads={threads}"
+        "stbn train --config {input.config:q} --out {params.out} {params.sets} --set train.threads={threads}"
         " --device auto --resume > {log} 2>&1 && rm -f {params.out}/last.pt"
 
 
