@@ -38,7 +38,7 @@ def main() -> None:
 
     from stbn.checkpoint import load_model
     from stbn.data.io import read_sequence
-    from stbn.infer import denoise_clip
+    from _common import denoise_clip
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -54,13 +54,13 @@ import cv2
 import numpy as np
 import torch
 import yaml
+from _common import denoise_clip
 
 from stbn import STBN
 from stbn.checkpoint import build_model
 from stbn.config import ExperimentConfig, InferConfig, SpeedConfig, preset
 from stbn.data.clips import TrainingClips
 from stbn.data.noise import add_awgn_test
-from stbn.infer import denoise_clip
 from stbn.losses import gaussian_nll
 from stbn.metrics import frame_psnr
 from stbn.models.flow import build_flow

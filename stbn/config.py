@@ -126,6 +126,12 @@ class FlowConfig(_Section):
         return self
 
     @property
+    def reestimates(self) -> bool:
+        """Whether the flows are re-estimated on the pseudo-clean mean of a first pass (training from
+        ``distill.start_step``, and every inference)."""
+        return self.refinement == "reestimate"
+
+    @property
     def refinement(self) -> FlowRefinement:
         """What ``distill.enabled`` does with this estimator: ``distill`` a trainable student (pwcnet),
         ``reestimate`` on the pseudo-clean mean of a first pass (dis), or ``off``."""
@@ -231,7 +237,8 @@ class SpeedConfig(_Section):
 
 
 class InferConfig(_Section):
-    """How clips are denoised: whole clip at once (all states held) or streamed with bounded memory."""
+    """How clips are denoised (:func:`stbn.engine.denoise`): whole clip at once (all states held) or streamed
+    with bounded memory, tiled or not, with or without ensembles. Every combination runs."""
 
     streaming: bool = True
     """Stream frame by frame (exact; memory does not grow with the clip length); False holds every state."""
@@ -243,26 +250,19 @@ class InferConfig(_Section):
     segment: int = Field(0, ge=0, le=100_000)
     """Frames per streaming segment / checkpoint interval (0: 8 when spilling, else ceil(sqrt(T)))."""
     tile: int = Field(0, ge=0, le=100_000)
-    """Streaming: tile side in pixels for frames too large for memory (0: whole frames)."""
+    """Tile side in pixels for frames too large for memory (0: whole frames); each tile is a run of its own
+    over a window of the frames with the frame's flows, cropped."""
     tile_overlap: int = Field(128, ge=0, le=100_000)
     """Context in pixels around each tile (rounded up to a multiple of 4)."""
     time_ensemble: bool = False
     """Also denoise the clip in reverse time order (the forward and backward cells swap roles) and average
     the two estimates: twice the inference (docs/fitting.md)."""
     shift_ensemble: int = Field(1, ge=1, le=4)
-    """k: also denoise the k*k - 1 windows ``[dy:, dx:]`` (dy, dx in 0..k-1, not both 0) of the clip and
-    average each pixel's estimates over the windows that hold it: every pixel meets other phases of the
-    2x2 blind spot and of SRFE's 4x4 patches. k*k times the inference; whole clip only (infer.streaming:
-    false); 1: off. Under ``stbn denoise --fit-minutes`` the most: halved while it would take more than a
-    few percent of the budget (stbn/fit_budget.py, docs/fitting.md)."""
-
-    @model_validator(mode="after")
-    def _check(self) -> InferConfig:
-        if self.tile and not self.streaming:
-            raise ValueError("infer.tile needs infer.streaming: true")
-        if self.shift_ensemble > 1 and self.streaming:
-            raise ValueError("infer.shift_ensemble > 1 needs infer.streaming: false (whole-clip inference)")
-        return self
+    """k: also denoise the k*k - 1 windows ``[dy:, dx:]`` (dy, dx in 0..k-1, not both 0) of the clip, each
+    with flows estimated on its own frames, and average each pixel's estimates over the windows that hold
+    it: every pixel meets other phases of the 2x2 blind spot and of SRFE's 4x4 patches. k*k times the
+    inference; 1: off. Under ``stbn denoise --fit-minutes`` the most: halved while it would take more than
+    a few percent of the budget (docs/fitting.md)."""
 
 
 class ExperimentConfig(_Section):
@@ -302,8 +302,6 @@ class ExperimentConfig(_Section):
                 raise ValueError("flow.estimator: udvd aligns no frames, use none")
             if self.data.kind == "raw" and self.udvd.head == "gaussian":
                 raise ValueError("udvd.head gaussian needs a known sigma: use head direct for raw data")
-        if self.infer.tile and self.flow.refinement == "reestimate":
-            raise ValueError("infer.tile cannot be combined with flow re-estimation (flow.distill with dis) yet")
         return self
 
 

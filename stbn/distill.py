@@ -14,8 +14,7 @@ is the student's only training signal.
 
 Estimators without trainable parameters (``dis``, ``none``) cannot be distilled: the loss is zero.
 The refinement variant of ``dis`` re-estimates the flow on the pseudo-clean mean of a first pass
-instead; that is a property of the model (:attr:`stbn.models.network.STBN.reestimate_flow`, run by
-:func:`stbn.infer.propagation_flows`), not of this loss.
+instead; that is pipeline policy chosen by the config (:mod:`stbn.engine.flows`), not this loss.
 """
 
 from __future__ import annotations

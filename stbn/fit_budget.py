@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from stbn.config import InferConfig, SpeedConfig
+from stbn.config import ExperimentConfig
+from stbn.engine import denoise
 from stbn.errors import StbnError
-from stbn.infer import denoise_clip
 from stbn.models import STBN
 
 SAMPLE_FRAMES = 2
@@ -50,22 +50,17 @@ def process_start() -> float:
     return time.monotonic() - max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
-def inference_seconds(
-    net: STBN,
-    noisy: torch.Tensor,
-    sigma: float | None,
-    infer: InferConfig | None = None,
-    speed: SpeedConfig | None = None,
-) -> float:
+def inference_seconds(net: STBN, noisy: torch.Tensor, sigma: float | None, cfg: ExperimentConfig) -> float:
     """Estimated wall time of denoising ``noisy`` ``(T, C, H, W)`` with one window of the shift ensemble
     (then writing it), from a timed pass over its first frames after a warm-up pass over the first one;
-    ``infer`` (its ``shift_ensemble`` aside) and ``speed`` as for :func:`stbn.infer.denoise_clip`, so the
-    timed path is the final pass's."""
-    one = (infer or InferConfig()).model_copy(update={"shift_ensemble": 1})
+    denoised as ``cfg`` says (its ``infer.shift_ensemble`` aside), so the timed path is the final pass's."""
+    one = cfg.infer.model_copy(update={"shift_ensemble": 1})
     k = min(SAMPLE_FRAMES, noisy.shape[0])
-    denoise_clip(net, noisy[:1], sigma, infer=one, speed=speed)
-    start = time.monotonic()
-    denoise_clip(net, noisy[:k], sigma, infer=one, speed=speed)
+    for sample in (noisy[:1], noisy[:k]):  # a warm-up pass, then the timed one
+        start = time.monotonic()
+        frames = sample.unsqueeze(1).unbind(0)
+        for _ in denoise(net, frames, sigma, one, cfg.speed, reestimate_flows=cfg.flow.reestimates):
+            pass
     return SAFETY * (time.monotonic() - start) * noisy.shape[0] / k
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stbn.config import InferConfig, SpeedConfig
+from stbn.config import ExperimentConfig
 from stbn.data.io import list_sequences, read_sequence
 from stbn.data.noise import add_awgn_test
 from stbn.data.raw import crvd_scenes, read_crvd_sequence
 from stbn.errors import StbnError
-from stbn.infer import denoise_clip
+from stbn.engine import denoise
 from stbn.metrics import frame_metrics
 from stbn.models import STBN
 
@@ -65,13 +65,12 @@ def raw_test_sequences(root: str | Path, iso: int, max_frames: int = 7) -> Itera
         yield EvalSequence(f"scene{scene}", clean, noisy, None, {"iso": iso})
 
 
-def denoise_sequence(
-    net: STBN, seq: EvalSequence, infer: InferConfig | None = None, speed: SpeedConfig | None = None
-) -> np.ndarray:
-    """Denoise a whole test sequence in one pass: ``(T, H, W, C)`` float32 in [0, 1]; ``infer``/``speed``
-    as for :func:`stbn.infer.denoise_clip` (default: whole clip, fp32)."""
-    noisy = torch.from_numpy(np.ascontiguousarray(seq.noisy)).permute(0, 3, 1, 2)
-    return denoise_clip(net, noisy, seq.sigma, infer=infer, speed=speed).permute(0, 2, 3, 1).contiguous().numpy()
+def denoise_sequence(net: STBN, seq: EvalSequence, cfg: ExperimentConfig) -> np.ndarray:
+    """Denoise a whole test sequence in one pass as ``cfg`` says (its ``infer`` and ``speed`` sections, flow
+    re-estimation): ``(T, H, W, C)`` float32 in [0, 1]. Used by ``stbn evaluate`` and by validation."""
+    frames = (torch.from_numpy(f).permute(2, 0, 1)[None] for f in np.ascontiguousarray(seq.noisy))
+    den = denoise(net, frames, seq.sigma, cfg.infer, cfg.speed, reestimate_flows=cfg.flow.reestimates)
+    return np.stack([d[0].permute(1, 2, 0).cpu().numpy() for d in den])
 
 
 def score_sequence(seq: EvalSequence, denoised: np.ndarray, kind: str) -> list[dict[str, object]]:

@@ -1,9 +1,9 @@
 """Training: the optimisation step, the resumable training run, and self-supervised fitting on one video.
 
 Loss: Gaussian NLL for Gaussian heads (sRGB), sum-reduced L2 to the noisy input for direct heads
-(raw); plus the flow-distillation loss when configured. A model that re-estimates its flows
-(:attr:`STBN.reestimate_flow`) does so from ``flow.distill.start_step`` on: one more forward pass
-without gradient per step (:func:`stbn.infer.propagation_flows`). Adam over the denoiser (and the flow
+(raw); plus the flow-distillation loss when configured. With flow re-estimation (``flow.refinement``
+``reestimate``) the flows are re-estimated from ``flow.distill.start_step`` on: one more forward pass
+without gradient per step (:mod:`stbn.engine.flows`). Adam over the denoiser (and the flow
 student as its own parameter group), MultiStepLR, gradient-norm clipping, all from the config.
 
 Outputs of :func:`train` in ``out``: ``last.pt`` (resumable: model, optimiser, scheduler, RNG states,
@@ -35,13 +35,13 @@ from stbn.data.raw import crvd_scenes, read_crvd_sequence
 from stbn.device import set_threads
 from stbn.distill import FlowDistillation, denoiser_parameters
 from stbn.errors import StbnError
-from stbn.infer import propagation_flows
+from stbn.engine.flows import reestimated_flows
 from stbn.losses import gaussian_nll, raw_l2
 from stbn.metrics import frame_psnr, hierarchical_mean
 from stbn.models import STBN
 from stbn.protocol import EvalSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
 from stbn.provenance import provenance
-from stbn.speed import autocast, prepare_model
+from stbn.engine.speed import autocast, prepare_model
 
 LOG_FIELDS = ("step", "loss", "lr", "val_psnr")
 
@@ -101,9 +101,11 @@ class Trainer:
         sigma = batch.sigma.to(device) if batch.sigma is not None else None
         precision = self.cfg.speed.precision
         m = sigma if self.net.uses_noise_map else None
-        flows = tuple(f.to(device) for f in batch.flows) if batch.flows is not None else None
-        reestimate = self.net.reestimate_flow and step >= self.cfg.flow.distill.start_step
-        flows = propagation_flows(self.net, noisy, m, flows, precision, reestimate)
+        flows = tuple(f.to(device) for f in batch.flows) if batch.flows is not None else self.net.estimate_flows(noisy)
+        if self.cfg.flow.reestimates and step >= self.cfg.flow.distill.start_step:
+            with torch.no_grad(), autocast(precision, device):
+                first = self.net(noisy, noise_map=m, flows=flows)
+            flows = reestimated_flows(self.net, first.to(noisy.dtype))
         with autocast(precision, device):
             out = self.net(noisy, noise_map=m, flows=flows)
         if self.net.head_kind != "gaussian":
@@ -188,12 +190,13 @@ def load_validation_sequences(cfg: ExperimentConfig) -> list[EvalSequence]:
     return list(raw_test_sequences(d.val_root, d.val_iso, d.val_max_frames))
 
 
-def validation_psnr(net: STBN, sequences: list[EvalSequence], kind: str) -> float:
-    """Mean PSNR over frames, then sequences, by the evaluation protocol."""
+def validation_psnr(net: STBN, sequences: list[EvalSequence], cfg: ExperimentConfig) -> float:
+    """Mean PSNR over frames, then sequences, by the evaluation protocol, denoised as ``stbn evaluate``
+    denoises (the config's ``infer`` and ``speed``)."""
     rows = []
     for seq in sequences:
-        den = denoise_sequence(net, seq)
-        rows += [{"sequence": seq.name, "psnr": frame_psnr(seq.clean[t], den[t], kind)} for t in range(len(den))]
+        den = denoise_sequence(net, seq, cfg)
+        rows += [{"sequence": seq.name, "psnr": frame_psnr(seq.clean[t], den[t], cfg.data.kind)} for t in range(len(den))]
     return hierarchical_mean(rows, ("sequence",), "psnr")
 
 
@@ -285,7 +288,7 @@ def train(
             done = step + 1
             val_psnr = ""
             if val and ((t.val_every and done % t.val_every == 0) or done == iters):
-                val_psnr = f"{validation_psnr(net, val, cfg.data.kind):.4f}"
+                val_psnr = f"{validation_psnr(net, val, cfg):.4f}"
             log.append(step=done, loss=f"{loss:.9g}", lr=f"{lr:.9g}", val_psnr=val_psnr)
             bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.2g}")
             if done % t.checkpoint_every == 0 or done == iters:

@@ -147,18 +147,15 @@ def _denoised(
     net: STBN, frames: Iterable[np.ndarray], sigma: float | None, cfg: ExperimentConfig
 ) -> Iterator[np.ndarray]:
     """Denoised frames ``(H, W, C)`` float32 in [0, 1], one per noisy frame ``(H, W, C)`` (``sigma`` on the
-    [0, 1] scale), with the config's ``infer`` and ``speed`` sections like ``stbn evaluate``: streamed (memory
-    does not grow with the clip), or the whole clip at once when ``infer.streaming`` is false."""
+    [0, 1] scale), as ``cfg`` says, like ``stbn evaluate``: streamed (memory does not grow with the clip), or
+    the whole clip at once when ``infer.streaming`` is false."""
     import torch
 
-    from stbn.infer import denoise_clip, denoise_frames
+    from stbn.engine import denoise
 
-    chw = (torch.from_numpy(f).permute(2, 0, 1) for f in frames)
-    if cfg.infer.streaming:
-        out = denoise_frames(net, (x[None] for x in chw), sigma, infer=cfg.infer, speed=cfg.speed)
-        return (y[0].permute(1, 2, 0).numpy() for y in out)
-    den = denoise_clip(net, torch.stack(list(chw)), sigma, infer=cfg.infer, speed=cfg.speed)
-    return iter(den.permute(0, 2, 3, 1).numpy())
+    chw = (torch.from_numpy(f).permute(2, 0, 1)[None] for f in frames)
+    out = denoise(net, chw, sigma, cfg.infer, cfg.speed, reestimate_flows=cfg.flow.reestimates)
+    return (y[0].permute(1, 2, 0).cpu().numpy() for y in out)
 
 
 def _progress(frames: Iterable[np.ndarray], total: int) -> Iterator[np.ndarray]:
@@ -221,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
     sigma = None if sigma_255 is None else sigma_255 / 255.0
     minutes = args.fit_minutes
     if minutes:
-        window = inference_seconds(net, torch.from_numpy(frames).permute(0, 3, 1, 2), sigma, cfg.infer, cfg.speed)
+        window = inference_seconds(net, torch.from_numpy(frames).permute(0, 3, 1, 2), sigma, cfg)
         infer, reserve = budget_ensemble(cfg.infer, window, minutes)
         cfg = cfg.model_copy(update={"infer": infer})
         minutes = fitting_minutes(minutes, time.monotonic() - start, reserve)

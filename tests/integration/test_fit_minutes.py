@@ -8,8 +8,8 @@ import time
 import numpy as np
 import torch
 
+import stbn.engine
 import stbn.fit_budget
-import stbn.infer
 import stbn.train
 from stbn.cli import main
 from stbn.config import preset
@@ -41,8 +41,8 @@ def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
     real_fit = stbn.train.fit
     monkeypatch.setattr(stbn.train, "fit", lambda *a, **k: steps.append(len(real_fit(*a, **k))) or [])
     timed, final = [], []  # (infer, speed) of the budget's timed passes and of the final pass
-    monkeypatch.setattr(stbn.fit_budget, "denoise_clip", _recording(stbn.fit_budget.denoise_clip, timed))
-    monkeypatch.setattr(stbn.infer, "denoise_clip", _recording(stbn.infer.denoise_clip, final))
+    monkeypatch.setattr(stbn.fit_budget, "denoise", _recording(stbn.fit_budget.denoise, timed))
+    monkeypatch.setattr(stbn.engine, "denoise", _recording(stbn.engine.denoise, final))
     chosen = []
     real_budget = stbn.fit_budget.budget_ensemble
     monkeypatch.setattr(stbn.fit_budget, "budget_ensemble", lambda *a: chosen.append(real_budget(*a)) or chosen[-1])

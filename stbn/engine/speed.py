@@ -43,11 +43,6 @@ def autocast(precision: Precision, device: torch.device) -> Iterator[None]:
         yield
 
 
-def to_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """A 4-D ``(N, C, H, W)`` tensor in the requested memory format (unchanged values and shape)."""
-    return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-
-
 def prepare_model(net: nn.Module, channels_last: bool) -> nn.Module:
     """Convert ``net``'s 4-D parameters and buffers to the requested memory format, in place."""
     return net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)

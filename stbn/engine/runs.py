@@ -1,0 +1,115 @@
+"""One run of the network over one view of the stored clip: per-frame outputs, in the view's time order.
+
+Two executors give the same outputs (up to floating-point summation order: the whole clip decodes every
+frame in one batch):
+
+- :func:`whole_clip`: :meth:`STBN.forward` on the view's frames and flows at once; every state of the
+  clip is held.
+- :func:`streamed`: the same recurrence (:meth:`STBN.propagate`, run in segments from an incoming state)
+  and the same per-frame :meth:`STBN.decode`, in two passes over the stored frames. The *backward* pass
+  runs from the last frame to the first and either spills every state to a store (``spill``) or keeps
+  one checkpoint state every ``segment`` frames; the *forward* pass runs from the first frame, reads
+  each frame's backward state back (or recomputes its segment from the checkpoint), decodes it with the
+  forward state and yields the output at once.
+
+With spilling, resident memory is independent of T (two states, a window of at most 8 frames and their
+flows, one decode). Without, nothing touches the disk and the backward recurrence runs twice; about
+``2 sqrt(T)`` states are resident (one checkpoint per segment plus one segment's states), and so are
+*all* T frames and 2(T-1) flows of the clip: memory grows linearly with T, by about 14.5 MB per frame at
+960x540 in fp32 (6.2 MB frame, 8.3 MB flows), plus ``sqrt(T)`` growth of the states (133 MB each at
+960x540 and paper width).
+
+Autocast (``speed.precision``) is entered only around computation, never across a yield; outputs come
+back in the frames' dtype, contiguous NCHW.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import torch
+
+from stbn.config import SpeedConfig
+from stbn.engine import speed as switches
+from stbn.engine.clip import Direction, View
+from stbn.engine.stores import MemoryStore, Storage
+
+SPILL_SEGMENT = 8
+"""Frames per window when spilling: bounds the frames and flows held at once."""
+
+
+def whole_clip(net: torch.nn.Module, view: View, noise_map: torch.Tensor | float | None,
+               speed: SpeedConfig) -> Iterator[torch.Tensor]:
+    """Outputs ``(N, out_channels, h, w)`` for t = 0 .. T-1 of one whole-clip forward pass over ``view``."""
+    x = view.window(0, view.length)
+    fwd, bwd = view.flows(0, view.length, "forward"), view.flows(0, view.length, "backward")
+    flows = {} if fwd is None else {"flows": (fwd, bwd)}
+    m = view.crop_map(noise_map) if net.uses_noise_map else None
+    with torch.no_grad(), switches.autocast(speed.precision, x.device):
+        out = net(x, noise_map=m, **flows)
+    out = out.to(x.dtype)
+    for t in range(view.length):
+        yield out[:, t]
+
+
+@contextlib.contextmanager
+def _compute(precision: switches.Precision, device: torch.device) -> Iterator[None]:
+    """No gradient and the requested autocast."""
+    with torch.no_grad(), switches.autocast(precision, device):
+        yield
+
+
+def _segment(
+    net: torch.nn.Module, view: View, noise_map: torch.Tensor | float | None, speed: SpeedConfig,
+    direction: Direction, start: int, stop: int, state: torch.Tensor | None,
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """Run ``direction`` over frames ``[start, stop)`` from the neighbour's incoming ``state``, yielding
+    ``(t, noisy_t, state_t)`` in processing order."""
+    lo = start - 1 if direction == "forward" and state is not None else start
+    hi = stop + 1 if direction == "backward" and state is not None else stop
+    noisy, flows = view.window(lo, hi, speed.channels_last), view.flows(lo, hi, direction)
+    m = net.expand_noise_map(view.crop_map(noise_map), noisy)
+    local = range(start - lo, stop - lo) if direction == "forward" else range(stop - 1 - lo, start - 1 - lo, -1)
+    steps = net.propagate(noisy, m, flows, direction, times=local, state=state)
+    while True:
+        with _compute(speed.precision, noisy.device):
+            item = next(steps, None)
+        if item is None:
+            return
+        yield lo + item[0], noisy[:, item[0]], item[1]
+
+
+def streamed(
+    net: torch.nn.Module, view: View, noise_map: torch.Tensor | float | None, speed: SpeedConfig,
+    storage: Storage, segment: int = 0,
+) -> Iterator[torch.Tensor]:
+    """Outputs ``(N, out_channels, h, w)`` for t = 0 .. T-1 of the backward-then-forward schedule over
+    ``view``: backward states spilled to a store of ``storage`` if it spills, else recomputed from one
+    checkpoint every ``segment`` frames (0: 8 when spilling, else ``ceil(sqrt(T))``)."""
+    t_len = view.length
+    k = segment if segment > 0 else (SPILL_SEGMENT if storage.spill else math.isqrt(t_len - 1) + 1)
+    bounds = [(s, min(s + k, t_len)) for s in range(0, t_len, k)]
+    states = storage.new()
+    try:
+        checkpoints: dict[int, torch.Tensor | None] = {t_len: None}
+        state = None
+        for s, e in reversed(bounds):
+            for t, _, state in _segment(net, view, noise_map, speed, "backward", s, e, state):
+                if storage.spill:
+                    states.put(t, state)
+            if not storage.spill:
+                checkpoints[s] = state
+        fwd_state = None
+        for s, e in bounds:
+            if not storage.spill:
+                states = MemoryStore()
+                for t, _, b in _segment(net, view, noise_map, speed, "backward", s, e, checkpoints.pop(e)):
+                    states.put(t, b)
+            for t, noisy_t, fwd_state in _segment(net, view, noise_map, speed, "forward", s, e, fwd_state):
+                with _compute(speed.precision, noisy_t.device):
+                    out = net.decode(fwd_state, states.get(t))
+                yield out.to(noisy_t.dtype).contiguous()
+    finally:
+        states.close()
