@@ -248,19 +248,20 @@ class InferConfig(_Section):
     spill_dir: str | None = None
     """Folder of the temporary spill files (None: the system temp folder)."""
     segment: int = Field(0, ge=0, le=100_000)
-    """Frames per streaming segment / checkpoint interval (0: 8 when spilling, else ceil(sqrt(T)))."""
+    """Frames per streaming segment / checkpoint interval (0: 8 when spilling, else ceil(sqrt(T))); STBN only."""
     tile: int = Field(0, ge=0, le=100_000)
     """Tile side in pixels for frames too large for memory (0: whole frames); each tile is a run of its own
-    over a window of the frames with the frame's flows, cropped."""
+    over a window of the frames with the frame's flows, cropped. STBN only (UDVD holds one window at a time)."""
     tile_overlap: int = Field(128, ge=0, le=100_000)
     """Context in pixels around each tile (rounded up to a multiple of 4)."""
     time_ensemble: bool = False
-    """Also denoise the clip in reverse time order (the forward and backward cells swap roles) and average
-    the two estimates: twice the inference (docs/fitting.md)."""
+    """Also denoise the clip in reverse time order (STBN: the forward and backward cells swap roles; UDVD:
+    each window is read backwards) and average the two estimates: twice the inference (docs/fitting.md)."""
     shift_ensemble: int = Field(1, ge=1, le=4)
     """k: also denoise the k*k - 1 windows ``[dy:, dx:]`` (dy, dx in 0..k-1, not both 0) of the clip, each
-    with flows estimated on its own frames, and average each pixel's estimates over the windows that hold
-    it: every pixel meets other phases of the 2x2 blind spot and of SRFE's 4x4 patches. k*k times the
+    with flows estimated on its own frames (STBN), and average each pixel's estimates over the windows that
+    hold it: every pixel meets other phases of the 2x2 blind spot and of SRFE's 4x4 patches (UDVD: of its
+    poolings and square padding). k*k times the
     inference; 1: off. Under ``stbn denoise --fit-minutes`` the most: halved while it would take more than
     a few percent of the budget (docs/fitting.md)."""
 
@@ -302,6 +303,13 @@ class ExperimentConfig(_Section):
                 raise ValueError("flow.estimator: udvd aligns no frames, use none")
             if self.data.kind == "raw" and self.udvd.head == "gaussian":
                 raise ValueError("udvd.head gaussian needs a known sigma: use head direct for raw data")
+            if self.infer.tile:
+                raise ValueError(
+                    "infer.tile: udvd holds one five-frame window at a time and needs no tiles (a tile would "
+                    "need ~145 px of context above and below), use 0"
+                )
+            if self.infer.segment:
+                raise ValueError("infer.segment: udvd streams in one pass with no recurrent segments, use 0")
         return self
 
 

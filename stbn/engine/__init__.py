@@ -9,7 +9,7 @@ and flow re-estimation are views and runs of one schedule over one stored clip:
 | :mod:`~stbn.engine.schedule` | :func:`denoise`: which runs over which views, how their estimates combine |
 | :mod:`~stbn.engine.clip` | the stored clip and its views (crop, time order, flows) |
 | :mod:`~stbn.engine.flows` | flows estimated pair by pair, and re-estimated on a first pass (also for training) |
-| :mod:`~stbn.engine.runs` | one run over one view: whole clip, or streamed with spill or recompute |
+| :mod:`~stbn.engine.runs` | one run over one view: whole clip, or streamed (STBN's recurrence with spill or recompute, UDVD's sliding window) |
 | :mod:`~stbn.engine.tiles` | the tile grid and a run cut into tiles |
 | :mod:`~stbn.engine.stores` | tensor stores in memory or on disk |
 | :mod:`~stbn.engine.speed` | precision (autocast) and memory format, shared with training |

@@ -1,23 +1,29 @@
 """One run of the network over one view of the stored clip: per-frame outputs, in the view's time order.
 
-Two executors give the same outputs (up to floating-point summation order: the whole clip decodes every
-frame in one batch):
+A run is the whole clip at once, or streamed as the method streams (``docs/methods.md``):
 
-- :func:`whole_clip`: :meth:`STBN.forward` on the view's frames and flows at once; every state of the
-  clip is held.
-- :func:`streamed`: the same recurrence (:meth:`STBN.propagate`, run in segments from an incoming state)
-  and the same per-frame :meth:`STBN.decode`, in two passes over the stored frames. The *backward* pass
-  runs from the last frame to the first and either spills every state to a store (``spill``) or keeps
-  one checkpoint state every ``segment`` frames; the *forward* pass runs from the first frame, reads
-  each frame's backward state back (or recomputes its segment from the checkpoint), decodes it with the
+- :func:`whole_clip`: the network's ``forward`` on the view's frames (and flows, for a method with an
+  estimator) at once; every state of the clip is held.
+- :func:`streamed`: :func:`sliding` for a method that slides a window over the frames (it has a
+  ``stream``: UDVD), else :func:`recurrent` (STBN).
+- :func:`sliding`: one pass in time order through the network's ``stream``, which holds a few frames and
+  their encodings whatever T (UDVD: three of each).
+- :func:`recurrent`: STBN's recurrence (:meth:`STBN.propagate`, run in segments from an incoming state)
+  and its per-frame :meth:`STBN.decode`, in two passes over the stored frames. The *backward* pass runs
+  from the last frame to the first and either spills every state to a store (``spill``) or keeps one
+  checkpoint state every ``segment`` frames; the *forward* pass runs from the first frame, reads each
+  frame's backward state back (or recomputes its segment from the checkpoint), decodes it with the
   forward state and yields the output at once.
 
-With spilling, resident memory is independent of T (two states, a window of at most 8 frames and their
-flows, one decode). Without, nothing touches the disk and the backward recurrence runs twice; about
-``2 sqrt(T)`` states are resident (one checkpoint per segment plus one segment's states), and so are
-*all* T frames and 2(T-1) flows of the clip: memory grows linearly with T, by about 14.5 MB per frame at
-960x540 in fp32 (6.2 MB frame, 8.3 MB flows), plus ``sqrt(T)`` growth of the states (133 MB each at
-960x540 and paper width).
+Streamed and whole-clip runs give the same outputs (STBN up to floating-point summation order: the whole
+clip decodes every frame in one batch; UDVD bit for bit: its ``forward`` is its ``stream``).
+
+With spilling, resident memory is independent of T (STBN: two states, a window of at most 8 frames and
+their flows, one decode; UDVD: its window). Without, nothing touches the disk and STBN's backward
+recurrence runs twice; about ``2 sqrt(T)`` states are resident (one checkpoint per segment plus one
+segment's states), and so are *all* T frames (and STBN's 2(T-1) flows) of the clip: memory grows
+linearly with T, by about 14.5 MB per frame at 960x540 in fp32 (6.2 MB frame, 8.3 MB flows), plus
+``sqrt(T)`` growth of the states (133 MB each at 960x540 and paper width).
 
 Autocast (``speed.precision``) is entered only around computation, never across a yield; outputs come
 back in the frames' dtype, contiguous NCHW.
@@ -82,6 +88,34 @@ def _segment(
 
 
 def streamed(
+    net: torch.nn.Module, view: View, noise_map: torch.Tensor | float | None, speed: SpeedConfig,
+    storage: Storage, segment: int = 0,
+) -> Iterator[torch.Tensor]:
+    """Outputs ``(N, out_channels, h, w)`` for t = 0 .. T-1 of the method's streamed run over ``view``:
+    :func:`sliding` for a network with a ``stream``, else :func:`recurrent` (``storage``, ``segment``)."""
+    if hasattr(net, "stream"):
+        return sliding(net, view, noise_map, speed)
+    return recurrent(net, view, noise_map, speed, storage, segment)
+
+
+def sliding(
+    net: torch.nn.Module, view: View, noise_map: torch.Tensor | float | None, speed: SpeedConfig
+) -> Iterator[torch.Tensor]:
+    """Outputs ``(N, out_channels, h, w)`` for t = 0 .. T-1 of ``net.stream`` over ``view``'s frames, read
+    once in time order (the method yields frame t once it has read the frames its window needs)."""
+    frames = (view.frame(t) for t in range(view.length))
+    m = view.crop_map(noise_map) if net.uses_noise_map else None
+    steps, device = net.stream(frames, m), next(net.parameters()).device
+    while True:
+        with _compute(speed.precision, device):
+            item = next(steps, None)
+        if item is None:
+            return
+        noisy_t, out = item
+        yield out.to(noisy_t.dtype).contiguous()
+
+
+def recurrent(
     net: torch.nn.Module, view: View, noise_map: torch.Tensor | float | None, speed: SpeedConfig,
     storage: Storage, segment: int = 0,
 ) -> Iterator[torch.Tensor]:

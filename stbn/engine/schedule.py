@@ -8,8 +8,11 @@ pair) and then, for the ``infer`` options:
 - per window, **flow re-estimation** (``reestimate_flows``): a first run whose pseudo-clean mean the flows
   are estimated on again (:mod:`stbn.engine.flows`);
 - per window, the **time directions**: the view, and with ``time_ensemble`` the view in reverse time order;
-- per direction, one **run** (:mod:`stbn.engine.runs`: whole clip or streamed), cut into **tiles** if
-  ``tile`` (:mod:`stbn.engine.tiles`).
+- per direction, one **run** (:mod:`stbn.engine.runs`: whole clip, or streamed as the method streams:
+  STBN's recurrence, UDVD's sliding window), cut into **tiles** if ``tile`` (:mod:`stbn.engine.tiles`).
+
+Methods without flows (UDVD) estimate none: the shift windows and the time directions are the same views
+and the same code as STBN's.
 
 Each run's outputs become per-frame estimates (posterior mean, or the direct output); the two time
 directions of a window are averaged, windows are accumulated per pixel and divided by the number of
