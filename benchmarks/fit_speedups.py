@@ -24,7 +24,7 @@ from stbn.checkpoint import build_model
 from stbn.config import load_config
 from stbn.data.clips import TrainingClips
 from stbn.errors import StbnError
-from stbn.train import Trainer
+from stbn.training.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_vs_bm3d import clean_clip, noisy_folder  # noqa: E402

@@ -65,7 +65,7 @@ from stbn.losses import gaussian_nll
 from stbn.metrics import frame_psnr
 from stbn.models.flow import build_flow
 from stbn.ops import flow_warp
-from stbn.train import Trainer
+from stbn.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGMA_255 = 30.0
