@@ -54,7 +54,7 @@ def main() -> None:
     flows = [tuple(f[0] for f in build_model(base).estimate_flows(video))]
     d = base.data
     clips = TrainingClips("srgb", d.clip_length, 1, d.crop, d.batch_size, 0, noisy=[noisy],
-                          sigma_range=(30.0, 30.0), flows=flows)
+                          sigma_range_255=(30.0, 30.0), flows=flows)
     runs = {}
     for name, (overrides, per_step) in VARIANTS.items():
         torch.manual_seed(0)

@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stbn.config import PRESET_NAMES, ExperimentConfig
+from stbn.config import PRESET_NAMES, ExperimentConfig, unit_sigma
 from stbn.device import add_device_argument, resolve_device
 from stbn.errors import StbnError
 
@@ -208,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         frames = np.stack(list(reading))
         reading = iter(frames)
     sigma_255, noisy = _noise_level(args.sigma, reading)
-    sigma = None if sigma_255 is None else sigma_255 / 255.0
+    sigma = None if sigma_255 is None else unit_sigma(sigma_255)
     if args.fit_minutes:
         plan = budget.plan(net, cfg, frames, sigma, args.fit_minutes)
         cfg, k = plan.cfg, plan.cfg.infer.shift_ensemble

@@ -71,7 +71,7 @@ def _fit(
         flows = [tuple(f[0].cpu() for f in net.estimate_flows(video.to(next(net.parameters()).device)))]
     clips = TrainingClips(
         d.kind, min(d.clip_length, noisy.shape[0]), 1, min(d.crop, *noisy.shape[1:3]), d.batch_size, t.seed,
-        noisy=[noisy], sigma_range=(sigma_255 or 0.0,) * 2, flows=flows, augment=d.augment,
+        noisy=[noisy], sigma_range_255=(sigma_255 or 0.0,) * 2, flows=flows, augment=d.augment,
     )
     trainer = Trainer(cfg, net)
     fractions = [m / t.iterations for m in t.milestones]
