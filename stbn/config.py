@@ -5,8 +5,9 @@ Every section rejects unknown keys and out-of-range values. ``load_config`` read
 :class:`~stbn.errors.StbnError` line naming the file or key. The module imports neither torch nor the
 model, so the workflow can validate its experiment entries quickly.
 
-Units: noise levels ``sigma`` are on the /255 scale here (``30`` means ``30/255``); the model and the
-losses take them on the [0, 1] scale.
+Units: noise levels ``sigma`` are on the /255 scale here and on the command line (``30`` means ``30/255``;
+in code such values are named ``sigma_255``); the frames, the model, the losses and the engine take them
+on the [0, 1] scale (``sigma``). :func:`unit_sigma` is the one conversion.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from stbn.errors import StbnError
 
 CRVD_ISOS: tuple[int, ...] = (1600, 3200, 6400, 12800, 25600)
+
+
+def unit_sigma(sigma_255: Any) -> Any:
+    """A noise std on the /255 scale (a float, an array or a tensor) on the [0, 1] scale."""
+    return sigma_255 / 255.0
 
 
 class _Section(BaseModel):

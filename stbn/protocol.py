@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stbn.config import ExperimentConfig
+from stbn.config import ExperimentConfig, unit_sigma
 from stbn.data.io import list_sequences, read_sequence
 from stbn.data.noise import add_awgn_test
 from stbn.data.raw import crvd_scenes, read_crvd_sequence
@@ -51,7 +51,7 @@ def srgb_test_sequences(
             if noisy.shape != clean.shape:
                 where = Path(noisy_root) / folder.name
                 raise StbnError(f"{where}: noisy frames {noisy.shape} do not match clean {clean.shape}")
-        yield EvalSequence(folder.name, clean, noisy, sigma_255 / 255.0)
+        yield EvalSequence(folder.name, clean, noisy, unit_sigma(sigma_255))
 
 
 def raw_test_sequences(root: str | Path, iso: int, max_frames: int = 7) -> Iterator[EvalSequence]:

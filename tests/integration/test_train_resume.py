@@ -17,7 +17,7 @@ from stbn.config import load_config
 from stbn.data.io import write_frames
 from stbn.errors import StbnError
 from stbn.protocol import EvalSequence
-from stbn.train import train
+from stbn.training.run import train
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -108,7 +108,7 @@ def test_resume_safety_and_validation_log(tmp_path):
 
 def test_fit_minutes_stretches_the_schedule_over_the_budget():
     from stbn.checkpoint import build_model
-    from stbn.train import fit
+    from stbn.training.fit import fit
 
     cfg = _cfg("train.iterations=20")  # tiny milestones 10, 15 of 20 -> at 50% and 75% of the budget
     ticks = iter(np.arange(0.0, 1000.0, 6.0))  # each clock read advances 6 s: 8 steps end within one minute
