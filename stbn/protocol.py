@@ -22,7 +22,7 @@ from stbn.data.raw import crvd_scenes, read_crvd_sequence
 from stbn.errors import StbnError
 from stbn.engine import denoise
 from stbn.metrics import frame_metrics
-from stbn.models import STBN
+from stbn.models.registry import Denoiser
 
 
 @dataclass
@@ -65,7 +65,7 @@ def raw_test_sequences(root: str | Path, iso: int, max_frames: int = 7) -> Itera
         yield EvalSequence(f"scene{scene}", clean, noisy, None, {"iso": iso})
 
 
-def denoise_sequence(net: STBN, seq: EvalSequence, cfg: ExperimentConfig) -> np.ndarray:
+def denoise_sequence(net: Denoiser, seq: EvalSequence, cfg: ExperimentConfig) -> np.ndarray:
     """Denoise a whole test sequence in one pass as ``cfg`` says (its ``infer`` and ``speed`` sections, flow
     re-estimation): ``(T, H, W, C)`` float32 in [0, 1]. Used by ``stbn evaluate`` and by validation."""
     frames = (torch.from_numpy(f).permute(2, 0, 1)[None] for f in np.ascontiguousarray(seq.noisy))

@@ -1,4 +1,5 @@
-"""Model size and cost: parameters, and multiply-accumulates per frame counted with forward hooks.
+"""Model size and cost: parameters, multiply-accumulates per frame counted with forward hooks, and the
+training run's wall time per step.
 
 Every ``Conv2d`` / ``ConvTranspose2d`` reports its multiply-accumulates through a forward hook
 (``output elements x in_channels/groups x kernel area`` for a convolution, ``input elements x
@@ -74,7 +75,14 @@ def frame_costs(cfg: ExperimentConfig, frame_size: tuple[int, int]) -> dict[str,
 
 
 def checkpoint_costs(path: str | Path, frame_size: tuple[int, int]) -> dict[str, object]:
-    """:func:`frame_costs` of the model saved in checkpoint ``path`` (its config decides the model)."""
+    """:func:`frame_costs` of the model saved in checkpoint ``path`` (its config decides the model), and
+    ``s/step``: the wall time per optimisation step of the run that trained it (``step_seconds`` of
+    ``stbn train``'s checkpoints; None for a checkpoint without it)."""
     from stbn.checkpoint import checkpoint_config, read_checkpoint
 
-    return frame_costs(checkpoint_config(path, read_checkpoint(path)), frame_size)
+    payload = read_checkpoint(path)
+    seconds, steps = payload.get("step_seconds"), payload.get("step") or 0
+    return {
+        **frame_costs(checkpoint_config(path, payload), frame_size),
+        "s/step": seconds / steps if seconds is not None and steps else None,
+    }

@@ -25,7 +25,7 @@ import torch
 from stbn.config import ExperimentConfig, InferConfig
 from stbn.engine import denoise
 from stbn.errors import StbnError
-from stbn.models import STBN
+from stbn.models.registry import Denoiser
 
 SAMPLE_FRAMES = 2
 """Frames of the timed pass that estimates the final inference."""
@@ -53,7 +53,7 @@ def process_start() -> float:
     return time.monotonic() - max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
-def inference_seconds(net: STBN, noisy: torch.Tensor, sigma: float | None, cfg: ExperimentConfig) -> float:
+def inference_seconds(net: Denoiser, noisy: torch.Tensor, sigma: float | None, cfg: ExperimentConfig) -> float:
     """Estimated wall time of denoising ``noisy`` ``(T, C, H, W)`` with one window of the shift ensemble
     (then writing it), from a timed pass over its first frames after a warm-up pass over the first one;
     denoised as ``cfg`` says (its ``infer.shift_ensemble`` aside), so the timed path is the final pass's."""
@@ -102,7 +102,7 @@ class Budget:
     minutes: float
 
 
-def plan(net: STBN, cfg: ExperimentConfig, noisy: np.ndarray, sigma: float | None, total_minutes: float) -> Budget:
+def plan(net: Denoiser, cfg: ExperimentConfig, noisy: np.ndarray, sigma: float | None, total_minutes: float) -> Budget:
     """The budget of fitting ``net`` on ``noisy`` ``(T, H, W, C)`` (``sigma`` on the [0, 1] scale) within
     ``total_minutes`` counted from the start of the process: the final pass is timed on its own path, its
     shift ensemble chosen, and what is left (margins aside) is for fitting."""

@@ -109,6 +109,7 @@ class FlowDistillation:
 
 
 def denoiser_parameters(net: nn.Module) -> list[nn.Parameter]:
-    """Trainable parameters of an STBN outside its flow estimator ``net.flow`` (the main group)."""
-    flow_ids = {id(p) for p in net.flow.parameters()}
+    """Trainable parameters of a network outside its flow estimator ``net.flow`` if it has one (the main
+    group)."""
+    flow_ids = {id(p) for p in net.flow.parameters()} if hasattr(net, "flow") else set()
     return [p for p in trainable_parameters(net) if id(p) not in flow_ids]

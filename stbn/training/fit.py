@@ -17,19 +17,19 @@ from stbn.checkpoint import build_model
 from stbn.config import ExperimentConfig
 from stbn.data.clips import TrainingClips
 from stbn.device import set_threads
-from stbn.models import STBN
+from stbn.models.registry import Denoiser
 from stbn.training.rng import seed_everything
 from stbn.training.trainer import Trainer, lr_scale
 
 
-def new_model(cfg: ExperimentConfig, device: torch.device | str) -> STBN:
+def new_model(cfg: ExperimentConfig, device: torch.device | str) -> Denoiser:
     """The untrained network of ``cfg``, initialised from ``train.seed``, on ``device``."""
     seed_everything(cfg.train.seed)
     return build_model(cfg).to(device)
 
 
 def fit(
-    net: STBN,
+    net: Denoiser,
     cfg: ExperimentConfig,
     noisy: np.ndarray,
     sigma_255: float | None,
@@ -59,7 +59,7 @@ def fit(
 
 
 def _fit(
-    net: STBN, cfg: ExperimentConfig, noisy: np.ndarray, sigma_255: float | None, steps: int | None,
+    net: Denoiser, cfg: ExperimentConfig, noisy: np.ndarray, sigma_255: float | None, steps: int | None,
     minutes: float | None, progress: bool, clock: Callable[[], float],
 ) -> list[tuple[float, float]]:
     """:func:`fit` with the threads set."""

@@ -2,7 +2,9 @@
 
 Outputs of :func:`train` in ``out``: ``last.pt`` (resumable: model, optimiser, scheduler, RNG states,
 config, provenance) every ``checkpoint_every`` steps and at the end, ``model.pt`` (final weights,
-config, provenance), ``config.json`` and ``log.csv`` (step, loss, lr, val_psnr). Batches depend only
+config, provenance), ``config.json`` and ``log.csv`` (step, loss, lr, val_psnr). Both checkpoints record
+``step_seconds``, the wall time of the run's optimisation steps (drawing the batch included; validation
+and checkpoints not), carried over a resume: the report's seconds per step (``stbn.report.complexity``). Batches depend only
 on ``(seed, step)`` (:mod:`stbn.data.clips`), so resuming from ``last.pt`` continues bit-identically.
 Validation denoises exactly as ``stbn evaluate`` does (:func:`stbn.protocol.denoise_sequence`).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ from stbn.data.raw import crvd_scenes, read_crvd_sequence
 from stbn.device import set_threads
 from stbn.errors import StbnError
 from stbn.metrics import frame_psnr, hierarchical_mean
-from stbn.models import STBN
+from stbn.models.registry import Denoiser
 from stbn.protocol import EvalSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
 from stbn.training.rng import rng_states, seed_everything, set_rng_states
 from stbn.training.trainer import Trainer
@@ -60,7 +63,7 @@ def load_validation_sequences(cfg: ExperimentConfig) -> list[EvalSequence]:
     return list(raw_test_sequences(d.val_root, d.val_iso, d.val_max_frames))
 
 
-def validation_psnr(net: STBN, sequences: list[EvalSequence], cfg: ExperimentConfig) -> float:
+def validation_psnr(net: Denoiser, sequences: list[EvalSequence], cfg: ExperimentConfig) -> float:
     """Mean PSNR over frames, then sequences, by the evaluation protocol, denoised as ``stbn evaluate``
     denoises (the config's ``infer`` and ``speed``)."""
     rows = []
@@ -141,11 +144,11 @@ def train(
     clips = TrainingClips.from_config(cfg.data, clean, cfg.train.seed)
     net = build_model(cfg).to(device)
     trainer = Trainer(cfg, net)
-    start = 0
+    start, seconds = 0, 0.0
     if state is not None:
         trainer.load_state_dict(state)
         set_rng_states(state["rng"])
-        start = int(state["step"])
+        start, seconds = int(state["step"]), float(state.get("step_seconds", 0.0))
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / "config.json") as tmp:
         tmp.write_text(json.dumps(cfg.model_dump(mode="json"), indent=2))
@@ -154,7 +157,9 @@ def train(
     bar = tqdm(range(start, iters), initial=start, total=iters, desc="train", disable=not progress, dynamic_ncols=True)
     try:
         for step in bar:
+            tick = time.perf_counter()
             loss, lr = trainer.step(clips.batch(step), step)
+            seconds += time.perf_counter() - tick
             done = step + 1
             val_psnr = ""
             if val and ((t.val_every and done % t.val_every == 0) or done == iters):
@@ -162,10 +167,12 @@ def train(
             log.append(step=done, loss=f"{loss:.9g}", lr=f"{lr:.9g}", val_psnr=val_psnr)
             bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.2g}")
             if done % t.checkpoint_every == 0 or done == iters:
-                save_checkpoint(last, checkpoint_payload(cfg, done, trainer.state_dict(), rng=rng_states()))
+                states = trainer.state_dict()
+                save_checkpoint(last, checkpoint_payload(cfg, done, states, rng=rng_states(), step_seconds=seconds))
     finally:
         log.close()
-    save_checkpoint(final, checkpoint_payload(cfg, max(start, iters), {"state_dict": net.state_dict()}))
+    weights = {"state_dict": net.state_dict()}
+    save_checkpoint(final, checkpoint_payload(cfg, max(start, iters), weights, step_seconds=seconds))
     return final
 
 

@@ -1,11 +1,12 @@
 """One optimisation step at a time: the loss, the NaN/inf guard, backward, clipping, Adam, the schedule.
 
-Loss: Gaussian NLL for Gaussian heads (sRGB), sum-reduced L2 to the noisy input for direct heads
-(raw); plus the flow-distillation loss when configured (:mod:`stbn.training.distill`). With flow
-re-estimation (``flow.refinement`` ``reestimate``) the flows are re-estimated from
-``flow.distill.start_step`` on: one more forward pass without gradient per step (:mod:`stbn.engine.flows`).
-Adam over the denoiser (and the flow student as its own parameter group), MultiStepLR, gradient-norm
-clipping, all from the config.
+The same for every method (``docs/methods.md``). Loss: Gaussian NLL for Gaussian heads (sRGB), sum-reduced
+L2 to the noisy input for direct heads (raw); plus the flow-distillation loss when configured
+(:mod:`stbn.training.distill`). A method with a flow estimator (STBN: ``estimate_flows``) gets the batch's
+flows or its estimator's; one without (UDVD) gets none. With flow re-estimation (``flow.refinement``
+``reestimate``) the flows are re-estimated from ``flow.distill.start_step`` on: one more forward pass
+without gradient per step (:mod:`stbn.engine.flows`). Adam over the denoiser (and the flow student as its
+own parameter group), MultiStepLR, gradient-norm clipping, all from the config.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from stbn.engine.flows import reestimated_flows
 from stbn.engine.speed import autocast, prepare_model
 from stbn.errors import StbnError
 from stbn.losses import gaussian_nll, raw_l2
-from stbn.models import STBN
+from stbn.models.registry import Denoiser
 from stbn.training.distill import FlowDistillation, denoiser_parameters
 
 
@@ -32,13 +33,14 @@ def lr_scale(progress: float, milestones: list[float], gamma: float) -> float:
 class Trainer:
     """One optimisation step at a time: loss, NaN/inf guard, backward, clipping, Adam, schedule."""
 
-    def __init__(self, cfg: ExperimentConfig, net: STBN) -> None:
+    def __init__(self, cfg: ExperimentConfig, net: Denoiser) -> None:
         self.cfg, self.net = cfg, prepare_model(net, cfg.speed.channels_last)
+        self.aligns = hasattr(net, "estimate_flows")
         self.distill: FlowDistillation | None = None
         if cfg.flow.refinement == "distill":
             d = cfg.flow.distill
             self.distill = FlowDistillation(net.flow, lam=d.lam, reg=d.reg, start_step=d.start_step)
-        else:
+        elif self.aligns:
             net.flow.requires_grad_(False)
         groups: list[dict[str, Any]] = [{"params": denoiser_parameters(net), "lr": cfg.train.lr}]
         if self.distill is not None:
@@ -53,13 +55,16 @@ class Trainer:
         sigma = batch.sigma.to(device) if batch.sigma is not None else None
         precision = self.cfg.speed.precision
         m = sigma if self.net.uses_noise_map else None
-        flows = tuple(f.to(device) for f in batch.flows) if batch.flows is not None else self.net.estimate_flows(noisy)
-        if self.cfg.flow.reestimates and step >= self.cfg.flow.distill.start_step:
-            with torch.no_grad(), autocast(precision, device):
-                first = self.net(noisy, noise_map=m, flows=flows)
-            flows = reestimated_flows(self.net, first.to(noisy.dtype))
+        flows = {}
+        if self.aligns:
+            pairs = tuple(f.to(device) for f in batch.flows) if batch.flows is not None else self.net.estimate_flows(noisy)
+            if self.cfg.flow.reestimates and step >= self.cfg.flow.distill.start_step:
+                with torch.no_grad(), autocast(precision, device):
+                    first = self.net(noisy, noise_map=m, flows=pairs)
+                pairs = reestimated_flows(self.net, first.to(noisy.dtype))
+            flows = {"flows": pairs}
         with autocast(precision, device):
-            out = self.net(noisy, noise_map=m, flows=flows)
+            out = self.net(noisy, noise_map=m, **flows)
         if self.net.head_kind != "gaussian":
             loss = raw_l2(out, noisy)
         else:
