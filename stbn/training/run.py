@@ -4,7 +4,7 @@ Outputs of :func:`train` in ``out``: ``last.pt`` (resumable: model, optimiser, s
 config, provenance) every ``checkpoint_every`` steps and at the end, ``model.pt`` (final weights,
 config, provenance), ``config.json`` and ``log.csv`` (step, loss, lr, val_psnr). Batches depend only
 on ``(seed, step)`` (:mod:`stbn.data.clips`), so resuming from ``last.pt`` continues bit-identically.
-Validation denoises exactly as ``stbn evaluate`` does (:func:`stbn.protocol.denoise_sequence`).
+Validation denoises exactly as ``stbn evaluate`` does (:func:`stbn.evaluation.protocol.denoise_sequence`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from stbn.data.io import list_sequences, read_sequence
 from stbn.data.raw import crvd_scenes, read_crvd_sequence
 from stbn.device import set_threads
 from stbn.errors import StbnError
-from stbn.metrics import frame_psnr, hierarchical_mean
+from stbn.evaluation.metrics import frame_psnr, hierarchical_mean
+from stbn.evaluation.protocol import EvalSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
 from stbn.models import STBN
-from stbn.protocol import EvalSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
 from stbn.training.rng import rng_states, seed_everything, set_rng_states
 from stbn.training.trainer import Trainer
 
