@@ -49,7 +49,15 @@ from pathlib import Path
 
 import numpy as np
 from _common import (
-    SIGMA, STILLS, add_flow_argument, denoise_clip, model, model_description, peak_rss_mb, psnr_of_mse, rss_mb
+    SIGMA,
+    STILLS,
+    add_flow_argument,
+    denoise_clip,
+    model,
+    model_description,
+    peak_rss_mb,
+    psnr_of_mse,
+    rss_mb,
 )
 
 PUBLISHED = ("published code (PWC-Net included), 256x256, paper width, 2 threads: 2.0-3.0 s/frame; "

@@ -35,8 +35,8 @@ from _common import add_flow_argument, model, model_description, psnr_of_mse
 
 from stbn.config import ExperimentConfig, InferConfig, SpeedConfig
 from stbn.data.embedded import TEST, materialise
-from stbn.metrics import frame_psnr
-from stbn.protocol import denoise_sequence, srgb_test_sequences
+from stbn.evaluation.metrics import frame_psnr
+from stbn.evaluation.protocol import denoise_sequence, srgb_test_sequences
 
 SIGMA_255 = 30.0
 

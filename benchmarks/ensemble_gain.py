@@ -36,10 +36,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = p.parse_args()
 
+    from _common import denoise_clip
+
     from stbn.checkpoint import load_model
     from stbn.config import unit_sigma
     from stbn.data.io import read_sequence
-    from _common import denoise_clip
 
     if args.threads:
         torch.set_num_threads(args.threads)

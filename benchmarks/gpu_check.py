@@ -61,9 +61,9 @@ from stbn.checkpoint import build_model
 from stbn.config import ExperimentConfig, InferConfig, SpeedConfig, preset, unit_sigma
 from stbn.data.clips import TrainingClips
 from stbn.data.noise import add_awgn_test
-from stbn.losses import gaussian_nll
-from stbn.metrics import frame_psnr
+from stbn.evaluation.metrics import frame_psnr
 from stbn.models.flow import build_flow
+from stbn.models.losses import gaussian_nll
 from stbn.ops import flow_warp
 from stbn.training.trainer import Trainer
 

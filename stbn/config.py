@@ -8,6 +8,9 @@ model, so the workflow can validate its experiment entries quickly.
 Units: noise levels ``sigma`` are on the /255 scale here and on the command line (``30`` means ``30/255``;
 in code such values are named ``sigma_255``); the frames, the model, the losses and the engine take them
 on the [0, 1] scale (``sigma``). :func:`unit_sigma` is the one conversion.
+
+The module is long (every section with its validation and field documentation) because it must load
+without torch, for the workflow; splitting it by section would only scatter the cross-section checks.
 """
 
 from __future__ import annotations
@@ -456,8 +459,3 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str], source: str = "
     """``cfg`` with ``key.sub=value`` overrides applied and validated again."""
     merged = _deep_merge(cfg.model_dump(mode="json"), parse_overrides(overrides))
     return validate_config(merged, f"{source} with --set {' '.join(overrides)}")
-
-
-def dump_yaml(cfg: ExperimentConfig) -> str:
-    """The config as YAML text (every field, JSON types)."""
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -124,7 +124,7 @@ def _noise_level(
     import numpy as np
     from tqdm import tqdm
 
-    from stbn.noise_estimate import estimate_sigma
+    from stbn.data.noise_estimate import estimate_sigma
 
     if sigma != "auto":
         return sigma, frames

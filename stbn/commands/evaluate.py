@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from stbn.checkpoint import load_model
     from stbn.data.atomic import atomic_output
     from stbn.data.io import write_frames
-    from stbn.metrics import summarise
-    from stbn.protocol import denoise_sequence, score_sequence
+    from stbn.evaluation.metrics import summarise
+    from stbn.evaluation.protocol import denoise_sequence, score_sequence
     from stbn.provenance import provenance
 
     kind = check_test_data(args)

@@ -9,7 +9,8 @@ are either the clip's own, cropped (tiles), or estimated for the view (shift win
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -117,28 +118,25 @@ def ingest(net: torch.nn.Module, frames: Iterable[torch.Tensor], storage: Storag
     estimate each adjacent pair's flows with ``net``'s estimator as the pair arrives. Returns the whole clip
     as a view."""
     store = storage.new()
-    first: torch.Tensor | None = None
+    shape: torch.Size | None = None
     length = 0
 
-    def read() -> Iterable[torch.Tensor]:
-        nonlocal first, length
+    def stored() -> Iterator[torch.Tensor]:
+        nonlocal shape, length
         for t, x in enumerate(frames):
             x = x.to(storage.device)
             if x.dim() != 4 or x.shape[1] != net.in_channels:
                 raise ValueError(f"denoise expects frames (N,{net.in_channels},H,W), got {tuple(x.shape)}")
-            if first is not None and x.shape != first.shape:
-                raise ValueError(f"frame {t} is {tuple(x.shape)}, frame 0 was {tuple(first.shape)}")
+            if shape is not None and x.shape != shape:
+                raise ValueError(f"frame {t} is {tuple(x.shape)}, frame 0 was {tuple(shape)}")
             store.put(t, x)
-            first, length = first if first is not None else x, t + 1
+            shape, length = x.shape, t + 1
             yield x
 
-    fwd = bwd = None
-    if flows:
-        fwd, bwd = pair_flows(net, read(), storage)
-    else:
-        for _ in read():
-            pass
-    if first is None:
+    fwd, bwd = pair_flows(net, stored(), storage) if flows else (None, None)
+    if not flows:
+        deque(stored(), maxlen=0)
+    if shape is None:
         raise ValueError("denoise got no frames")
-    size = (first.shape[-2], first.shape[-1])
+    size = (shape[-2], shape[-1])
     return View(store, length, size, full(size), fwd, bwd, full(size) if flows else None)

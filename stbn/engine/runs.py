@@ -128,22 +128,24 @@ def recurrent(
     states = storage.new()
     try:
         checkpoints: dict[int, torch.Tensor | None] = {t_len: None}
-        state = None
+        incoming = None  # the state a segment starts from: its neighbour's last
         for s, e in reversed(bounds):
-            for t, _, state in _segment(net, view, noise_map, speed, "backward", s, e, state):
+            for t, _, state in _segment(net, view, noise_map, speed, "backward", s, e, incoming):
                 if storage.spill:
                     states.put(t, state)
+            incoming = state
             if not storage.spill:
                 checkpoints[s] = state
-        fwd_state = None
+        incoming = None
         for s, e in bounds:
             if not storage.spill:
                 states = MemoryStore()
                 for t, _, b in _segment(net, view, noise_map, speed, "backward", s, e, checkpoints.pop(e)):
                     states.put(t, b)
-            for t, noisy_t, fwd_state in _segment(net, view, noise_map, speed, "forward", s, e, fwd_state):
+            for t, noisy_t, state in _segment(net, view, noise_map, speed, "forward", s, e, incoming):
                 with _compute(speed.precision, noisy_t.device):
-                    out = net.decode(fwd_state, states.get(t))
+                    out = net.decode(state, states.get(t))
                 yield out.to(noisy_t.dtype).contiguous()
+            incoming = state
     finally:
         states.close()

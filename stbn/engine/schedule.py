@@ -36,7 +36,7 @@ from stbn.engine.flows import pair_flows, reestimate
 from stbn.engine.runs import streamed, whole_clip
 from stbn.engine.stores import Storage
 from stbn.engine.tiles import tiled
-from stbn.losses import posterior_mean
+from stbn.models.losses import posterior_mean
 
 Sigma = float | torch.Tensor | None
 

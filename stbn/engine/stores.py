@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np

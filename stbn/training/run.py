@@ -6,7 +6,7 @@ config, provenance), ``config.json`` and ``log.csv`` (step, loss, lr, val_psnr).
 ``step_seconds``, the wall time of the run's optimisation steps (drawing the batch included; validation
 and checkpoints not), carried over a resume: the report's seconds per step (``stbn.report.complexity``). Batches depend only
 on ``(seed, step)`` (:mod:`stbn.data.clips`), so resuming from ``last.pt`` continues bit-identically.
-Validation denoises exactly as ``stbn evaluate`` does (:func:`stbn.protocol.denoise_sequence`).
+Validation denoises exactly as ``stbn evaluate`` does (:func:`stbn.evaluation.protocol.denoise_sequence`).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from stbn.data.io import list_sequences, read_sequence
 from stbn.data.raw import crvd_scenes, read_crvd_sequence
 from stbn.device import set_threads
 from stbn.errors import StbnError
-from stbn.metrics import frame_psnr, hierarchical_mean
+from stbn.evaluation.metrics import frame_psnr, hierarchical_mean
+from stbn.evaluation.protocol import EvalSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
 from stbn.models.registry import Denoiser
-from stbn.protocol import EvalSequence, denoise_sequence, raw_test_sequences, srgb_test_sequences
 from stbn.training.rng import rng_states, seed_everything, set_rng_states
 from stbn.training.trainer import Trainer
 

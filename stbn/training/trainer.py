@@ -20,7 +20,7 @@ from stbn.data.clips import Batch
 from stbn.engine.flows import reestimated_flows
 from stbn.engine.speed import autocast, prepare_model
 from stbn.errors import StbnError
-from stbn.losses import gaussian_nll, raw_l2
+from stbn.models.losses import gaussian_nll, raw_l2
 from stbn.models.registry import Denoiser
 from stbn.training.distill import FlowDistillation, denoiser_parameters
 

@@ -14,7 +14,7 @@ import torch
 import stbn.data.io
 from stbn.cli import main
 from stbn.data.io import FrameSource, open_frames, read_sequence, write_frames
-from stbn.metrics import psnr
+from stbn.evaluation.metrics import psnr
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FAST = ["--set", "train.threads=1", "--device", "cpu"]

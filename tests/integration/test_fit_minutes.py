@@ -45,7 +45,8 @@ def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
     monkeypatch.setattr(stbn.engine, "denoise", _recording(stbn.engine.denoise, final))
     chosen = []
     real_budget = stbn.training.budget.budget_ensemble
-    monkeypatch.setattr(stbn.training.budget, "budget_ensemble", lambda *a: chosen.append(real_budget(*a)) or chosen[-1])
+    monkeypatch.setattr(stbn.training.budget, "budget_ensemble",
+                        lambda *a: chosen.append(real_budget(*a)) or chosen[-1])
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its lazy imports take seconds on a busy machine
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the final pass too: one thread is fastest on a shared 2-core box

@@ -16,7 +16,7 @@ from stbn.checkpoint import read_checkpoint
 from stbn.config import load_config
 from stbn.data.io import write_frames
 from stbn.errors import StbnError
-from stbn.protocol import EvalSequence
+from stbn.evaluation.protocol import EvalSequence
 from stbn.training.run import train
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

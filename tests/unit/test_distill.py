@@ -11,9 +11,9 @@ from stbn import STBN
 from stbn.checkpoint import build_model
 from stbn.config import load_config
 from stbn.data.clips import Batch
-from stbn.training.distill import FlowDistillation, denoiser_parameters
-from stbn.losses import gaussian_nll
 from stbn.models.flow import DISFlow, PWCFlow
+from stbn.models.losses import gaussian_nll
+from stbn.training.distill import FlowDistillation, denoiser_parameters
 from stbn.training.trainer import Trainer
 
 SIGMA = 30 / 255

@@ -13,7 +13,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PATHS = {
-    "stbn": ("training/", "engine/", "protocol.py", "checkpoint.py", "models/registry.py", "report/complexity.py"),
+    "stbn": ("training/", "engine/", "evaluation/protocol.py", "evaluation/metrics.py", "checkpoint.py",
+             "models/registry.py", "models/losses.py", "report/complexity.py"),
     "workflow": ("rules/train.smk", "rules/evaluate.smk"),
 }
 """Per tree: the files (or folders) of the training and evaluation paths (``commands/`` only parse arguments

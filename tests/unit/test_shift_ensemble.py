@@ -53,7 +53,8 @@ def test_a_spatial_noise_map_is_cut_with_the_clip():
 
 
 @pytest.mark.parametrize(
-    ("infer", "time_ensemble"), [({}, True), ({"spill": False, "segment": 2}, False), ({"tile": 8, "tile_overlap": 4}, False)]
+    ("infer", "time_ensemble"),
+    [({}, True), ({"spill": False, "segment": 2}, False), ({"tile": 8, "tile_overlap": 4}, False)],
 )
 def test_the_shift_ensemble_streams_like_the_whole_clip(infer, time_ensemble):
     """Streamed windows (spilled or recomputed, tiled or not) give each window's whole-clip estimate."""

@@ -17,8 +17,8 @@ from stbn.engine.clip import View, full, ingest
 from stbn.engine.flows import reestimated_flows
 from stbn.engine.runs import streamed
 from stbn.engine.stores import DiskStore, MemoryStore, Storage
-from stbn.losses import posterior_mean
 from stbn.models.flow import FlowEstimator
+from stbn.models.losses import posterior_mean
 
 H, W = 14, 18
 
@@ -84,7 +84,9 @@ def test_stream_equals_whole_clip_with_estimated_flows(in_channels, t_len, spill
     assert (got - ref).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize(("t_len", "segment", "channels_last"), [(5, 0, False), (10, 4, True), (6, 6, False), (9, 1, True)])
+@pytest.mark.parametrize(
+    ("t_len", "segment", "channels_last"), [(5, 0, False), (10, 4, True), (6, 6, False), (9, 1, True)]
+)
 def test_stream_equals_whole_clip_with_given_flows(t_len, segment, channels_last):
     net = small_net(3)
     x = clip(3, t_len)
@@ -181,7 +183,9 @@ def test_errors():
         list(denoise(net, [torch.rand(1, 3, H, W)]))
 
 
-@pytest.mark.parametrize(("dtype", "channels_last"), list(itertools.product((torch.float32, torch.bfloat16), (False, True))))
+@pytest.mark.parametrize(
+    ("dtype", "channels_last"), list(itertools.product((torch.float32, torch.bfloat16), (False, True)))
+)
 def test_disk_store_round_trip(dtype, channels_last):
     store = DiskStore(torch.device("cpu"))
     fmt = torch.channels_last if channels_last else torch.contiguous_format

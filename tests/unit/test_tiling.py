@@ -17,7 +17,9 @@ def small_net() -> STBN:
     return STBN(3, num_channels=8, num_resblocks=1, srfe_blocks=1, srfe_groups=1).eval()
 
 
-@pytest.mark.parametrize(("h", "w", "tile", "overlap"), [(70, 90, 32, 8), (13, 17, 5, 3), (64, 64, 100, 16), (8, 40, 8, 0)])
+@pytest.mark.parametrize(
+    ("h", "w", "tile", "overlap"), [(70, 90, 32, 8), (13, 17, 5, 3), (64, 64, 100, 16), (8, 40, 8, 0)]
+)
 def test_grid_partitions_the_frame_and_aligns_windows(h, w, tile, overlap):
     tiles = tile_grid(h, w, tile, overlap)
     cover = torch.zeros(h, w, dtype=torch.int64)

@@ -9,8 +9,8 @@ import torch
 from stbn.checkpoint import build_model, load_model, save_checkpoint
 from stbn.config import load_config
 from stbn.errors import StbnError
-from stbn.losses import gaussian_nll, posterior_mean, raw_l2
 from stbn.models import STBN, UDVD
+from stbn.models.losses import gaussian_nll, posterior_mean, raw_l2
 from stbn.models.udvd import BlindUNet
 from stbn.ops import pad_to_square, rotate, shift_down, square_offset
 

@@ -3,7 +3,7 @@
 sRGB (Set8/DAVIS layout): the first ``max_frames`` frames of each sequence in sorted order, noise
 ``N(0, (sigma/255)^2)`` from a seed-0 generator per sequence, unclipped (or given noisy frames).
 Raw (CRVD layout): clean ground truth and the real capture ``noisy0`` of each scene at one ISO.
-Each sequence is denoised in one pass and scored per frame (:func:`stbn.metrics.frame_metrics`).
+Each sequence is denoised in one pass and scored per frame (:func:`stbn.evaluation.metrics.frame_metrics`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from stbn.config import ExperimentConfig, unit_sigma
 from stbn.data.io import list_sequences, read_sequence
 from stbn.data.noise import add_awgn_test
 from stbn.data.raw import crvd_scenes, read_crvd_sequence
-from stbn.errors import StbnError
 from stbn.engine import denoise
-from stbn.metrics import frame_metrics
+from stbn.errors import StbnError
+from stbn.evaluation.metrics import frame_metrics
 from stbn.models.registry import Denoiser
 
 
