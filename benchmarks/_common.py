@@ -1,5 +1,6 @@
-"""Helpers shared by the speed and memory benchmarks (``bench_inference``, ``bench_train``, ``bench_quality``):
-the noise level, the stills the clips are cut from, the model with its flow estimator, resident memory, PSNR."""
+"""Helpers shared by the benchmarks (``bench_inference``, ``bench_train``, ``bench_quality``, ``gpu_check``,
+``ensemble_gain``): the noise level, the stills the clips are cut from, the model with its flow estimator, a clip
+tensor through the engine, resident memory, PSNR."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import torch
 
 from stbn import STBN
 from stbn.checkpoint import load_model
+from stbn.config import InferConfig, SpeedConfig
+from stbn.engine import denoise
 from stbn.models.flow import build_flow
 from stbn.models.flow.factory import ESTIMATORS
 
@@ -23,6 +26,17 @@ FLOW_NOTES = {
     "dis": "OpenCV DIS",
     "none": "none (zero flow: no alignment; timings are not comparable with the published code's)",
 }
+
+
+def denoise_clip(
+    net: STBN, noisy: torch.Tensor, sigma: float, infer: InferConfig | None = None, speed: SpeedConfig | None = None
+) -> torch.Tensor:
+    """:func:`stbn.engine.denoise` of a clip tensor ``(T, C, H, W)`` or ``(N, T, C, H, W)``: the estimates in the
+    same shape, on ``noisy``'s device; ``infer`` defaults to the whole clip."""
+    x = noisy.unsqueeze(0) if noisy.dim() == 4 else noisy
+    den = denoise(net, x.unbind(1), sigma, infer or InferConfig(streaming=False), speed)
+    out = torch.stack(list(den), dim=1).to(noisy.device)
+    return out[0] if noisy.dim() == 4 else out
 
 
 def add_flow_argument(parser: argparse.ArgumentParser) -> None:

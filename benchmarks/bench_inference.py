@@ -48,7 +48,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import SIGMA, STILLS, add_flow_argument, model, model_description, peak_rss_mb, psnr_of_mse, rss_mb
+from _common import (
+    SIGMA,
+    STILLS,
+    add_flow_argument,
+    denoise_clip,
+    model,
+    model_description,
+    peak_rss_mb,
+    psnr_of_mse,
+    rss_mb,
+)
 
 from stbn.hardware import machine_line
 
@@ -90,7 +100,7 @@ def worker(spec: dict) -> dict:
     import torch
 
     from stbn.config import InferConfig, SpeedConfig
-    from stbn.infer import denoise_clip, denoise_frames
+    from stbn.engine import denoise
 
     torch.set_num_threads(spec["threads"])
     net = model(spec["checkpoint"], spec["width"], spec["flow"]).eval()
@@ -103,7 +113,7 @@ def worker(spec: dict) -> dict:
         if spec["mode"] == "whole":
             clip = torch.cat([noisy_frame(clean_frame(h, w, t), t) for t in range(t_len)]).unsqueeze(0)
             start, cpu = time.perf_counter(), time.process_time()
-            den = denoise_clip(net, clip, SIGMA, infer=None, speed=speed)
+            den = denoise_clip(net, clip, SIGMA, speed=speed)
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             for t in range(t_len):
                 sink.write(den[0, t].numpy().tobytes())
@@ -111,7 +121,7 @@ def worker(spec: dict) -> dict:
             frames = (noisy_frame(clean_frame(h, w, t), t) for t in range(t_len))
             start, cpu = time.perf_counter(), time.process_time()
             with open(spec["out"] + ".log", "w") as log:  # progress and peak so far, for runs cut short
-                for t, den in enumerate(denoise_frames(net, frames, SIGMA, infer=infer, speed=speed)):
+                for t, den in enumerate(denoise(net, frames, SIGMA, infer, speed)):
                     sink.write(den[0].numpy().tobytes())
                     log.write(f"frame {t} {time.perf_counter() - start:.1f} s peak {peak_rss_mb():.0f} MB\n")
                     log.flush()

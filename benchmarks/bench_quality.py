@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from _common import add_flow_argument, model, model_description, psnr_of_mse
 
-from stbn.config import InferConfig, SpeedConfig
+from stbn.config import ExperimentConfig, InferConfig, SpeedConfig
 from stbn.data.embedded import TEST, materialise
-from stbn.metrics import frame_psnr
-from stbn.protocol import denoise_sequence, srgb_test_sequences
+from stbn.evaluation.metrics import frame_psnr
+from stbn.evaluation.protocol import denoise_sequence, srgb_test_sequences
 
 SIGMA_255 = 30.0
 
@@ -83,7 +83,7 @@ def main() -> None:
                 continue
             psnrs, diffs, mses = [], [], []
             for seq in seqs:
-                den = denoise_sequence(net, seq, infer, speed)
+                den = denoise_sequence(net, seq, ExperimentConfig(infer=infer, speed=speed))
                 psnrs += [frame_psnr(seq.clean[t], den[t]) for t in range(den.shape[0])]
                 if i == 0:
                     ref_out[seq.name] = den

@@ -2,7 +2,7 @@
 
 Paper width (64 channels; ``--width`` for smoke runs), batch 1, T = 8, 96x96 crops of real photographs
 (scikit-image's bundled stills, panned 2 px right and 1 px down per frame) with fresh AWGN sigma 30/255
-per step, Adam 3e-4 and gradient clipping 1.0 (the paper recipe, through :class:`stbn.train.Trainer`).
+per step, Adam 3e-4 and gradient clipping 1.0 (the paper recipe, through :class:`stbn.training.trainer.Trainer`).
 Flows come from the ``--flow`` estimator inside every step (default PWC-Net with random weights, frozen,
 as the published code aligns with PWC-Net; random flows are non-zero, so the alignment runs), the same for
 every variant. Every variant starts from the same weights and sees the same batches; steps of the
@@ -42,7 +42,7 @@ from stbn.data.clips import Batch
 from stbn.errors import StbnError
 from stbn.hardware import machine_line
 from stbn.models import STBN
-from stbn.train import Trainer
+from stbn.training.trainer import Trainer
 
 PUBLISHED = "published code (PWC-Net included), batch 1, T=8, 96x96, paper width: 5.7 s/step, 3.9 GB peak"
 VARIANTS = {

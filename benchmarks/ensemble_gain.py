@@ -36,9 +36,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = p.parse_args()
 
+    from _common import denoise_clip
+
     from stbn.checkpoint import load_model
+    from stbn.config import unit_sigma
     from stbn.data.io import read_sequence
-    from stbn.infer import denoise_clip
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -56,7 +58,7 @@ def main() -> None:
         for time_ensemble, k in variants.values():
             update = {"streaming": False, "time_ensemble": time_ensemble, "shift_ensemble": k}
             infer = cfg.infer.model_copy(update=update)
-            den = denoise_clip(net, noisy, args.sigma / 255.0, infer=infer, speed=cfg.speed)
+            den = denoise_clip(net, noisy, unit_sigma(args.sigma), infer=infer, speed=cfg.speed)
             scores.append(mean_psnr(clean, den.permute(0, 2, 3, 1).numpy()))
         gains = [f"{s:7.3f}{s - scores[0]:+6.2f}" if i else f"{s:13.3f}" for i, s in enumerate(scores)]
         print(f"{str(path):<40}" + "".join(gains), flush=True)

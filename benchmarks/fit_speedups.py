@@ -24,7 +24,7 @@ from stbn.checkpoint import build_model
 from stbn.config import load_config
 from stbn.data.clips import TrainingClips
 from stbn.errors import StbnError
-from stbn.train import Trainer
+from stbn.training.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_vs_bm3d import clean_clip, noisy_folder  # noqa: E402
@@ -54,7 +54,7 @@ def main() -> None:
     flows = [tuple(f[0] for f in build_model(base).estimate_flows(video))]
     d = base.data
     clips = TrainingClips("srgb", d.clip_length, 1, d.crop, d.batch_size, 0, noisy=[noisy],
-                          sigma_range=(30.0, 30.0), flows=flows)
+                          sigma_range_255=(30.0, 30.0), flows=flows)
     runs = {}
     for name, (overrides, per_step) in VARIANTS.items():
         torch.manual_seed(0)

@@ -10,7 +10,7 @@ frames back. Then:
   budget and seed, timed end to end (start-up, reading, flows, fitting, final inference, writing), with
   the 1-minute load average sampled while it runs;
 - ``bm3d`` (colour BM3D per frame, sigma given) and the non-local means baselines of
-  :mod:`stbn.baselines` run in this process, timed per frame.
+  :mod:`stbn.evaluation.baselines` run in this process, timed per frame.
 
 PSNR is per frame on float [0, 1] against the clean frames, averaged over the frames. Every result is a
 JSON file under ``RESULTS/runs`` named by clip, sigma, preset, ``--set`` overrides, minutes and seed
@@ -93,7 +93,7 @@ def noisy_folder(clean: np.ndarray, sigma: float, folder: Path) -> np.ndarray:
 
 def mean_psnr(clean: np.ndarray, denoised: np.ndarray) -> float:
     """PSNR per frame, averaged over the frames."""
-    from stbn.metrics import frame_psnr
+    from stbn.evaluation.metrics import frame_psnr
 
     return float(np.mean([frame_psnr(c, d) for c, d in zip(clean, denoised)]))
 
@@ -121,7 +121,7 @@ def fit_facts(log: Path) -> tuple[str, str]:
 
 def run_baseline(method: str, clean: np.ndarray, noisy: np.ndarray, sigma: float) -> dict:
     """One baseline over the clip: PSNR and per-frame seconds."""
-    from stbn.baselines import denoise_sequence
+    from stbn.evaluation.baselines import denoise_sequence
 
     outs = list(denoise_sequence(noisy, sigma, method))
     den = np.stack([frame for frame, _ in outs])

@@ -54,18 +54,18 @@ import cv2
 import numpy as np
 import torch
 import yaml
+from _common import denoise_clip
 
 from stbn import STBN
 from stbn.checkpoint import build_model
-from stbn.config import ExperimentConfig, InferConfig, SpeedConfig, config_file, load_config, preset
+from stbn.config import ExperimentConfig, InferConfig, SpeedConfig, config_file, load_config, preset, unit_sigma
 from stbn.data.clips import TrainingClips
 from stbn.data.noise import add_awgn_test
-from stbn.infer import denoise_clip
-from stbn.losses import gaussian_nll
-from stbn.metrics import frame_psnr
+from stbn.evaluation.metrics import frame_psnr
 from stbn.models.flow import build_flow
+from stbn.models.losses import gaussian_nll
 from stbn.ops import flow_warp
-from stbn.train import Trainer
+from stbn.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGMA_255 = 30.0
@@ -251,7 +251,7 @@ def agreement(rec: Recorder, device: torch.device, scale: Scale, video: np.ndarr
     h, w = scale.agree_hw
     small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in video[: scale.agree_frames]]
     clean = to_clip(np.stack(small))
-    sigma = SIGMA_255 / 255.0
+    sigma = unit_sigma(SIGMA_255)
     noisy = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
     on = noisy.to(device)
     fp32 = "fp32 on both sides (TF32 off); summation order differs between oneDNN and cuDNN kernels"
@@ -375,7 +375,7 @@ def clips_for(cfg: ExperimentConfig, sequences: list[np.ndarray], crop_t_batch: 
     """Training clips from ``sequences`` with the run's crop, clip length and batch size."""
     crop, t_len, batch = crop_t_batch
     return TrainingClips(cfg.data.kind, t_len, 1, crop, batch, 0, clean=sequences,
-                         sigma_range=cfg.data.sigma_range, isos=cfg.data.isos)
+                         sigma_range_255=cfg.data.sigma_range, isos=cfg.data.isos)
 
 
 def time_steps(
@@ -526,7 +526,7 @@ def inference(rec: Recorder, device: torch.device, scale: Scale, clip: np.ndarra
                           "seconds": seconds})
     clean = to_clip(clip)[0]
     noisy = add_awgn_test(clean, SIGMA_255)
-    sigma = SIGMA_255 / 255.0
+    sigma = unit_sigma(SIGMA_255)
     warm = noisy[:2].to(device)
     results: dict[str, float] = {}
     outputs: dict[str, torch.Tensor] = {}

@@ -30,17 +30,14 @@ def report(h: int, w: int) -> None:
     from stbn.report.complexity import count_macs, frame_costs
 
     stbn = frame_costs(load_config("paper-srgb", ["flow.estimator=pwcnet"]), (h, w))
-    udvd = build_model(load_config(None, ["method=udvd"])).to("meta").eval()
-
-    def clip(t: int) -> int:
-        x = torch.zeros(1, t, 3, h, w, device="meta")
-        return count_macs(udvd, lambda: udvd(x))
-
+    udvd_cfg = load_config(None, ["method=udvd"])
+    udvd = frame_costs(udvd_cfg, (h, w))
+    net = build_model(udvd_cfg).to("meta").eval()
     window = torch.zeros(1, 5, 3, h, w, device="meta")
-    scratch = count_macs(udvd, lambda: udvd.window(window)) / 1e9
+    scratch = count_macs(net, lambda: net.window(window)) / 1e9
     print(f"{h}x{w}  STBN: {stbn['params']:,} params, {stbn['GMAC/frame']:.1f} GMAC/frame "
           f"(+ PWC-Net {stbn['flow params']:,} params, {stbn['flow GMAC/frame']:.1f} GMAC/frame)")
-    print(f"{h}x{w}  UDVD: {udvd.num_parameters():,} params, {(clip(3) - clip(2)) / 1e9:.1f} GMAC/frame "
+    print(f"{h}x{w}  UDVD: {udvd['params']:,} params, {udvd['GMAC/frame']:.1f} GMAC/frame "
           f"(sliding window), {scratch:.1f} GMAC/window from scratch")
 
 

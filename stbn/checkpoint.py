@@ -3,8 +3,9 @@
 A checkpoint is a ``torch.save``d dict: ``format``, ``step``, ``config`` (the full validated
 experiment config as JSON types), ``provenance``, ``state_dict`` (the model, flow estimator included,
 so no weights file is needed to load it), and for resumable training checkpoints also the optimiser,
-scheduler, RNG states and CSV log position (see :mod:`stbn.train`). The model is rebuilt by
-:func:`stbn.models.registry.build_model` (re-exported here) from the saved config's ``method``.
+scheduler and RNG states (see :mod:`stbn.training.run`); :func:`checkpoint_payload` makes every one. The
+model is rebuilt by :func:`stbn.models.registry.build_model` (re-exported here) from the saved config's
+``method``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ from stbn.config import ExperimentConfig, validate_config
 from stbn.data.atomic import atomic_output
 from stbn.errors import StbnError
 from stbn.models.registry import Denoiser, build_model
+from stbn.provenance import provenance
 
 FORMAT = "stbn-checkpoint-v1"
+
+
+def checkpoint_payload(cfg: ExperimentConfig, step: int, states: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """What a checkpoint holds: ``step``, the config, provenance, ``states`` (at least ``state_dict``) and
+    ``extra`` (e.g. ``rng``)."""
+    return {"step": step, "config": cfg.model_dump(mode="json"), "provenance": provenance(), **states, **extra}
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:

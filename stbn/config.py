@@ -6,8 +6,12 @@ overrides and validates the result, turning any problem into one :class:`~stbn.e
 naming the file or key. A preset or file gives only the keys it sets; the others take the defaults below.
 The module imports neither torch nor the model, so the workflow can validate its experiment entries quickly.
 
-Units: noise levels ``sigma`` are on the /255 scale here (``30`` means ``30/255``); the model and the
-losses take them on the [0, 1] scale.
+Units: noise levels ``sigma`` are on the /255 scale here and on the command line (``30`` means ``30/255``;
+in code such values are named ``sigma_255``); the frames, the model, the losses and the engine take them
+on the [0, 1] scale (``sigma``). :func:`unit_sigma` is the one conversion.
+
+The module is long (every section with its validation and field documentation) because it must load
+without torch, for the workflow; splitting it by section would only scatter the cross-section checks.
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from stbn.errors import StbnError
 
 CRVD_ISOS: tuple[int, ...] = (1600, 3200, 6400, 12800, 25600)
+
+
+def unit_sigma(sigma_255: Any) -> Any:
+    """A noise std on the /255 scale (a float, an array or a tensor) on the [0, 1] scale."""
+    return sigma_255 / 255.0
 
 
 class _Section(BaseModel):
@@ -127,6 +136,12 @@ class FlowConfig(_Section):
         return self
 
     @property
+    def reestimates(self) -> bool:
+        """Whether the flows are re-estimated on the pseudo-clean mean of a first pass (training from
+        ``distill.start_step``, and every inference)."""
+        return self.refinement == "reestimate"
+
+    @property
     def refinement(self) -> FlowRefinement:
         """What ``distill.enabled`` does with this estimator: ``distill`` a trainable student (pwcnet),
         ``reestimate`` on the pseudo-clean mean of a first pass (dis), or ``off``."""
@@ -227,7 +242,7 @@ class SpeedConfig(_Section):
 
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """Autocast precision of the network. ``auto``: bf16 where the hardware runs it natively (CPUs with
-    AVX512-BF16/AMX, CUDA capability 8.0+), else fp32 (``stbn.speed.resolve``). fp16 on GPUs only; an
+    AVX512-BF16/AMX, CUDA capability 8.0+), else fp32 (``stbn.engine.speed.resolve``). fp16 on GPUs only; an
     explicit bf16 on hardware that emulates it warns once. Flows, likelihood and posterior stay in full
     precision."""
     channels_last: bool | Literal["auto"] = "auto"
@@ -236,7 +251,8 @@ class SpeedConfig(_Section):
 
 
 class InferConfig(_Section):
-    """How clips are denoised: whole clip at once (all states held) or streamed with bounded memory."""
+    """How clips are denoised (:func:`stbn.engine.denoise`): whole clip at once (all states held) or streamed
+    with bounded memory, tiled or not, with or without ensembles. Every combination runs."""
 
     streaming: bool = True
     """Stream frame by frame (exact; memory does not grow with the clip length); False holds every state."""
@@ -246,28 +262,22 @@ class InferConfig(_Section):
     spill_dir: str | None = None
     """Folder of the temporary spill files (None: the system temp folder)."""
     segment: int = Field(0, ge=0, le=100_000)
-    """Frames per streaming segment / checkpoint interval (0: 8 when spilling, else ceil(sqrt(T)))."""
+    """Frames per streaming segment / checkpoint interval (0: 8 when spilling, else ceil(sqrt(T))); STBN only."""
     tile: int = Field(0, ge=0, le=100_000)
-    """Streaming: tile side in pixels for frames too large for memory (0: whole frames)."""
+    """Tile side in pixels for frames too large for memory (0: whole frames); each tile is a run of its own
+    over a window of the frames with the frame's flows, cropped. STBN only (UDVD holds one window at a time)."""
     tile_overlap: int = Field(128, ge=0, le=100_000)
     """Context in pixels around each tile (rounded up to a multiple of 4)."""
     time_ensemble: bool = False
-    """Also denoise the clip in reverse time order (the forward and backward cells swap roles) and average
-    the two estimates: twice the inference (docs/fitting.md)."""
+    """Also denoise the clip in reverse time order (STBN: the forward and backward cells swap roles; UDVD:
+    each window is read backwards) and average the two estimates: twice the inference (docs/fitting.md)."""
     shift_ensemble: int = Field(1, ge=1, le=4)
-    """k: also denoise the k*k - 1 windows ``[dy:, dx:]`` (dy, dx in 0..k-1, not both 0) of the clip and
-    average each pixel's estimates over the windows that hold it: every pixel meets other phases of the
-    2x2 blind spot and of SRFE's 4x4 patches. k*k times the inference; whole clip only (infer.streaming:
-    false); 1: off. Under ``stbn denoise --fit-minutes`` the most: halved while it would take more than a
-    few percent of the budget (stbn/fit_budget.py, docs/fitting.md)."""
-
-    @model_validator(mode="after")
-    def _check(self) -> InferConfig:
-        if self.tile and not self.streaming:
-            raise ValueError("infer.tile needs infer.streaming: true")
-        if self.shift_ensemble > 1 and self.streaming:
-            raise ValueError("infer.shift_ensemble > 1 needs infer.streaming: false (whole-clip inference)")
-        return self
+    """k: also denoise the k*k - 1 windows ``[dy:, dx:]`` (dy, dx in 0..k-1, not both 0) of the clip, each
+    with flows estimated on its own frames (STBN), and average each pixel's estimates over the windows that
+    hold it: every pixel meets other phases of the 2x2 blind spot and of SRFE's 4x4 patches (UDVD: of its
+    poolings and square padding). k*k times the
+    inference; 1: off. Under ``stbn denoise --fit-minutes`` the most: halved while it would take more than
+    a few percent of the budget (docs/fitting.md)."""
 
 
 class ExperimentConfig(_Section):
@@ -307,8 +317,13 @@ class ExperimentConfig(_Section):
                 raise ValueError("flow.estimator: udvd aligns no frames, use none")
             if self.data.kind == "raw" and self.udvd.head == "gaussian":
                 raise ValueError("udvd.head gaussian needs a known sigma: use head direct for raw data")
-        if self.infer.tile and self.flow.refinement == "reestimate":
-            raise ValueError("infer.tile cannot be combined with flow re-estimation (flow.distill with dis) yet")
+            if self.infer.tile:
+                raise ValueError(
+                    "infer.tile: udvd holds one five-frame window at a time and needs no tiles (a tile would "
+                    "need ~145 px of context above and below), use 0"
+                )
+            if self.infer.segment:
+                raise ValueError("infer.segment: udvd streams in one pass with no recurrent segments, use 0")
         return self
 
 

@@ -29,7 +29,7 @@ FIELDS = ("sequence", "frame", "psnr", "ssim", "seconds")
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``baseline``."""
-    from stbn.baselines import METHODS
+    from stbn.evaluation.baselines import METHODS
 
     p = subparsers.add_parser(
         "baseline",
@@ -47,10 +47,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check the inputs and OUT, then denoise, score and time every frame of every test sequence into a
     temporary sibling of OUT that becomes OUT only when every result is written."""
-    from stbn.baselines import denoise_sequence
     from stbn.data.atomic import atomic_output
-    from stbn.metrics import summarise
-    from stbn.protocol import score_sequence
+    from stbn.evaluation.baselines import denoise_sequence
+    from stbn.evaluation.metrics import summarise
+    from stbn.evaluation.protocol import score_sequence
     from stbn.provenance import provenance
 
     kind = check_test_data(args)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stbn.config import PRESET_NAMES, ExperimentConfig
-from stbn.device import add_device_argument, resolve_device, set_threads
+from stbn.config import PRESET_NAMES, ExperimentConfig, unit_sigma
+from stbn.device import add_device_argument, resolve_device
 from stbn.errors import StbnError
 
 if TYPE_CHECKING:
@@ -72,8 +71,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _model_and_config(args: argparse.Namespace, kind: str, device: torch.device) -> tuple[STBN, ExperimentConfig]:
     """The model to denoise with and the config its fitting uses; all checks before any work."""
-    from stbn.checkpoint import build_model, load_model
+    from stbn.checkpoint import load_model
     from stbn.config import apply_overrides, load_config
+    from stbn.training.fit import new_model
 
     if args.checkpoint is not None:
         if args.preset is not None:
@@ -87,10 +87,7 @@ def _model_and_config(args: argparse.Namespace, kind: str, device: torch.device)
     cfg = load_config(args.preset or f"default-{kind}", args.overrides)
     if cfg.data.kind != kind:
         raise StbnError(f"--preset {cfg.name} is for {cfg.data.kind} data, but the input is {kind}")
-    from stbn.train import seed_everything
-
-    seed_everything(cfg.train.seed)
-    return build_model(cfg).to(device), cfg
+    return new_model(cfg, device), cfg
 
 
 def _check_output(output: Path, source: Path) -> bool:
@@ -127,7 +124,7 @@ def _noise_level(
     import numpy as np
     from tqdm import tqdm
 
-    from stbn.noise_estimate import estimate_sigma
+    from stbn.data.noise_estimate import estimate_sigma
 
     if sigma != "auto":
         return sigma, frames
@@ -147,18 +144,15 @@ def _denoised(
     net: STBN, frames: Iterable[np.ndarray], sigma: float | None, cfg: ExperimentConfig
 ) -> Iterator[np.ndarray]:
     """Denoised frames ``(H, W, C)`` float32 in [0, 1], one per noisy frame ``(H, W, C)`` (``sigma`` on the
-    [0, 1] scale), with the config's ``infer`` and ``speed`` sections like ``stbn evaluate``: streamed (memory
-    does not grow with the clip), or the whole clip at once when ``infer.streaming`` is false."""
+    [0, 1] scale), as ``cfg`` says, like ``stbn evaluate``: streamed (memory does not grow with the clip), or
+    the whole clip at once when ``infer.streaming`` is false."""
     import torch
 
-    from stbn.infer import denoise_clip, denoise_frames
+    from stbn.engine import denoise
 
-    chw = (torch.from_numpy(f).permute(2, 0, 1) for f in frames)
-    if cfg.infer.streaming:
-        out = denoise_frames(net, (x[None] for x in chw), sigma, infer=cfg.infer, speed=cfg.speed)
-        return (y[0].permute(1, 2, 0).numpy() for y in out)
-    den = denoise_clip(net, torch.stack(list(chw)), sigma, infer=cfg.infer, speed=cfg.speed)
-    return iter(den.permute(0, 2, 3, 1).numpy())
+    chw = (torch.from_numpy(f).permute(2, 0, 1)[None] for f in frames)
+    out = denoise(net, chw, sigma, cfg.infer, cfg.speed, reestimate_flows=cfg.flow.reestimates)
+    return (y[0].permute(1, 2, 0).cpu().numpy() for y in out)
 
 
 def _progress(frames: Iterable[np.ndarray], total: int) -> Iterator[np.ndarray]:
@@ -179,19 +173,15 @@ def _progress(frames: Iterable[np.ndarray], total: int) -> Iterator[np.ndarray]:
 
 def run(args: argparse.Namespace) -> int:
     """Check every input first, then (read and fit,) stream the frames through the model into the output;
-    ``--fit-minutes`` bounds it all, from the start of the process."""
-    from stbn.fit_budget import budget_ensemble, fitting_minutes, inference_seconds, process_start
-
-    start = process_start()
+    ``--fit-minutes`` bounds it all, from the start of the process (:mod:`stbn.training.budget`)."""
     import numpy as np
-    import torch
     from tqdm import tqdm
 
-    from stbn.checkpoint import save_checkpoint
+    from stbn.checkpoint import checkpoint_payload, save_checkpoint
     from stbn.data.atomic import check_target
     from stbn.data.io import open_frames, write_frames
-    from stbn.provenance import provenance
-    from stbn.train import fit
+    from stbn.training import budget
+    from stbn.training.fit import fit
 
     if args.fit_steps is not None and args.fit_steps < 1:
         raise StbnError(f"--fit-steps {args.fit_steps}: must be >= 1")
@@ -218,25 +208,18 @@ def run(args: argparse.Namespace) -> int:
         frames = np.stack(list(reading))
         reading = iter(frames)
     sigma_255, noisy = _noise_level(args.sigma, reading)
-    sigma = None if sigma_255 is None else sigma_255 / 255.0
-    minutes = args.fit_minutes
-    if minutes:
-        window = inference_seconds(net, torch.from_numpy(frames).permute(0, 3, 1, 2), sigma, cfg.infer, cfg.speed)
-        infer, reserve = budget_ensemble(cfg.infer, window, minutes)
-        cfg = cfg.model_copy(update={"infer": infer})
-        minutes = fitting_minutes(minutes, time.monotonic() - start, reserve)
-        k = infer.shift_ensemble
-        ensembles = [f"{k}x{k} shifts"] * (k > 1) + ["time reversal"] * infer.time_ensemble
-        print(f"fitting for {minutes:.2f} of the {args.fit_minutes:g} minutes; final pass ensemble: "
+    sigma = None if sigma_255 is None else unit_sigma(sigma_255)
+    if args.fit_minutes:
+        plan = budget.plan(net, cfg, frames, sigma, args.fit_minutes)
+        cfg, k = plan.cfg, plan.cfg.infer.shift_ensemble
+        ensembles = [f"{k}x{k} shifts"] * (k > 1) + ["time reversal"] * cfg.infer.time_ensemble
+        print(f"fitting for {plan.minutes:.2f} of the {args.fit_minutes:g} minutes; final pass ensemble: "
               f"{' + '.join(ensembles) or 'none'}", file=sys.stderr)
-    if args.fit_steps or minutes:
-        threads = torch.get_num_threads()
-        set_threads(cfg.train.threads)  # for the fitting only: inference matches stbn evaluate's threads
-        fit(net, cfg, frames, sigma_255, steps=args.fit_steps, minutes=minutes)
-        torch.set_num_threads(threads)
+        fit(net, cfg, frames, sigma_255, minutes=plan.minutes)
+    elif args.fit_steps:
+        fit(net, cfg, frames, sigma_255, steps=args.fit_steps)
     if args.save_model is not None:
-        payload = {"step": 0, "config": cfg.model_dump(mode="json"), "provenance": provenance()}
-        save_checkpoint(args.save_model, {**payload, "state_dict": net.state_dict()})
+        save_checkpoint(args.save_model, checkpoint_payload(cfg, 0, {"state_dict": net.state_dict()}))
     out = _progress(_denoised(net, noisy, sigma, cfg), len(source))
     n = write_frames(out, args.output, fps=args.fps or source.fps or 25.0, bit_depth=args.bit_depth)
     print(f"{args.output}: {n} frames", file=sys.stderr)

@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from stbn.checkpoint import load_model
     from stbn.data.atomic import atomic_output
     from stbn.data.io import write_frames
-    from stbn.metrics import summarise
-    from stbn.protocol import denoise_sequence, score_sequence
+    from stbn.evaluation.metrics import summarise
+    from stbn.evaluation.protocol import denoise_sequence, score_sequence
     from stbn.provenance import provenance
 
     kind = check_test_data(args)
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with atomic_output(args.out.absolute(), directory=True) as out:
         for i, seq in enumerate(tqdm(sequences, desc="evaluate", unit="seq", dynamic_ncols=True)):
-            den = denoise_sequence(net, seq, cfg.infer, cfg.speed)
+            den = denoise_sequence(net, seq, cfg)
             rows += score_sequence(seq, den, kind)
             if args.save_output:
                 write_frames(den, out / "denoised" / seq.name, bit_depth=args.bit_depth)

@@ -97,7 +97,7 @@ def _detail_crop(clean: np.ndarray, size: int) -> tuple[slice, slice]:
 
 
 def _visual(args: argparse.Namespace):
-    from stbn.metrics import psnr
+    from stbn.evaluation.metrics import psnr
     from stbn.report.figures import figure_visual
     from stbn.report.runs import parse_key, read_samples, split_label
 

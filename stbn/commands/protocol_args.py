@@ -67,7 +67,7 @@ def check_out(out: Path) -> None:
 
 def open_test_sequences(args: argparse.Namespace, kind: str) -> tuple[Iterator, tuple[str, ...], int]:
     """``(sequences, aggregation keys, max_frames)`` of the checked options."""
-    from stbn.protocol import raw_test_sequences, srgb_test_sequences
+    from stbn.evaluation.protocol import raw_test_sequences, srgb_test_sequences
 
     max_frames = args.max_frames or (85 if kind == "srgb" else 7)
     if kind == "srgb":

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate everything, then train."""
-    from stbn.train import train
+    from stbn.training.run import train
 
     cfg = load_config(args.config, args.overrides)
     device = resolve_device(args.device)

@@ -1,1 +1,2 @@
-"""Datasets and data handling: video/frame/raw I/O, noise models, the dataset catalog, embedded clips."""
+"""Datasets and data handling: video/frame/raw I/O, noise models and the noise-level estimate, the dataset catalog,
+embedded clips and the video corpus, training clips."""

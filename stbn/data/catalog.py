@@ -2,7 +2,8 @@
 
 :func:`validate` checks a user-provided folder (or a downloaded archive against its recorded sha256) and
 raises :class:`StbnError` with one line naming what is missing or malformed; it returns warnings for
-things that are unusual but usable.
+things that are unusual but usable. About 380 lines: a third is :data:`CATALOG` itself (data), the rest
+the layout checkers its entries name, kept beside them.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stbn.config import DataConfig
+from stbn.config import DataConfig, unit_sigma
 from stbn.data.noise import add_awgn_test, add_raw_noise, awgn
 from stbn.data.raw import BLACK_LEVEL, WHITE_LEVEL
 from stbn.errors import StbnError
@@ -93,9 +93,9 @@ class TrainingClips:
     """Noisy training batches from clean sequences (fresh noise per step) or from fixed noisy ones.
 
     ``clean``: sequences to add noise to on the fly (sRGB: AWGN with sigma drawn per clip from
-    ``sigma_range`` (/255 scale); raw: CRVD noise at an ISO drawn per clip from ``isos``).
+    ``sigma_range_255``; raw: CRVD noise at an ISO drawn per clip from ``isos``).
     ``noisy``: fixed noisy sequences (one realisation, e.g. the video to denoise); the loss then sees
-    the same noise every time, and sRGB uses ``sigma_range[0]``. Give either or both (both: ``clean``
+    the same noise every time, and sRGB uses ``sigma_range_255[0]``. Give either or both (both: ``clean``
     is only carried along for logging). ``flows``: per sequence the whole sequence's ``(fwd, bwd)``
     flows, each ``(T_i - 1, 2, H, W)``, estimated once; batches then carry their crops. ``augment``: each
     clip is flipped, transposed and reversed in time at random (:func:`augment`; its own random stream, so
@@ -112,7 +112,7 @@ class TrainingClips:
         seed: int,
         clean: Sequence[np.ndarray] | None = None,
         noisy: Sequence[np.ndarray] | None = None,
-        sigma_range: tuple[float, float] = (30.0, 30.0),
+        sigma_range_255: tuple[float, float] = (30.0, 30.0),
         isos: Sequence[int] = (25600,),
         flows: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
         augment: bool = False,
@@ -129,7 +129,7 @@ class TrainingClips:
             )
         self.sampler = ClipSampler(shapes, clip_length, stride, crop, batch_size, seed)
         self.kind, self.seed, self.clean, self.noisy = kind, seed, clean, noisy
-        self.sigma_range, self.isos, self.flows, self.augment = sigma_range, list(isos), flows, augment
+        self.sigma_range_255, self.isos, self.flows, self.augment = sigma_range_255, list(isos), flows, augment
 
     @classmethod
     def from_config(cls, cfg: DataConfig, clean: Sequence[np.ndarray], seed: int) -> TrainingClips:
@@ -138,7 +138,7 @@ class TrainingClips:
         noisy = [fixed_noisy(c, cfg.kind, cfg.sigma_range[0], cfg.isos[0]) for c in clean] if cfg.fixed_noisy else None
         return cls(
             cfg.kind, cfg.clip_length, cfg.temporal_stride, cfg.crop, cfg.batch_size, seed,
-            clean=clean, noisy=noisy, sigma_range=cfg.sigma_range, isos=cfg.isos, augment=cfg.augment,
+            clean=clean, noisy=noisy, sigma_range_255=cfg.sigma_range, isos=cfg.isos, augment=cfg.augment,
         )
 
     def batch(self, step: int) -> Batch:
@@ -149,10 +149,10 @@ class TrainingClips:
         n = len(specs)
         sigma = None
         if self.kind == "srgb":
-            lo, hi = self.sigma_range
+            lo, hi = self.sigma_range_255
             if self.noisy is not None:
                 hi = lo  # a fixed realisation has one known level
-            sigma = ((lo + (hi - lo) * torch.rand(n, generator=gen)) / 255.0).reshape(n, 1, 1, 1, 1)
+            sigma = unit_sigma(lo + (hi - lo) * torch.rand(n, generator=gen)).reshape(n, 1, 1, 1, 1)
         if self.noisy is not None:
             noisy = torch.stack([self.sampler.take(self.noisy, s) for s in specs])
         elif self.kind == "srgb":

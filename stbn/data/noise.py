@@ -1,6 +1,7 @@
 """Noise models: additive white Gaussian noise (sRGB) and CRVD's Poisson-Gaussian raw noise per ISO.
 
-sRGB values are on the [0, 1] scale; ``sigma`` is a std on that scale, ``sigma_255`` on the 0..255 scale.
+sRGB values are on the [0, 1] scale; ``sigma`` is a std on that scale, ``sigma_255`` on the 0..255 scale
+(:func:`stbn.config.unit_sigma` converts).
 Raw values are digital numbers (DN) with black level 240 and white level 4095.
 """
 
@@ -10,6 +11,7 @@ import math
 
 import torch
 
+from stbn.config import unit_sigma
 from stbn.data.raw import BLACK_LEVEL, WHITE_LEVEL
 from stbn.errors import StbnError
 
@@ -51,7 +53,7 @@ def add_awgn_test(clean: torch.Tensor, sigma_255: float, channels_last: bool | N
     last = _is_channels_last(clean.shape) if channels_last is None else channels_last
     shape = (clean.shape[0], clean.shape[3], clean.shape[1], clean.shape[2]) if last else tuple(clean.shape)
     gen = torch.Generator().manual_seed(0)
-    noise = torch.empty(shape, dtype=torch.float32).normal_(0.0, sigma_255 / 255.0, generator=gen)
+    noise = torch.empty(shape, dtype=torch.float32).normal_(0.0, unit_sigma(sigma_255), generator=gen)
     if last:
         noise = noise.permute(0, 2, 3, 1)
     return clean + noise.to(device=clean.device, dtype=clean.dtype)

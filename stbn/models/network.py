@@ -56,11 +56,6 @@ class STBN(nn.Module):
     flow
         Estimator used when ``forward`` gets no ``flows``; default :class:`ZeroFlow`. It runs without
         gradient: nearest warping gives the flow none, and distillation trains it separately.
-    reestimate_flow
-        The refinement variant of weight-free estimators (``docs/flow.md``): the flows are estimated
-        again on the :meth:`pseudo_clean` mean of a first pass and the clip is denoised with them.
-        ``forward`` never does this itself; :func:`stbn.infer.propagation_flows` does, for training,
-        whole-clip and streaming inference alike.
     """
 
     def __init__(
@@ -77,7 +72,6 @@ class STBN(nn.Module):
         srfe_blocks: int = 8,
         warp: WarpMode = "nearest",
         flow: FlowEstimator | None = None,
-        reestimate_flow: bool = False,
     ) -> None:
         super().__init__()
         if in_channels not in (3, 4):
@@ -100,7 +94,6 @@ class STBN(nn.Module):
         )
         self.out_head = DilatedStack(c if srfe else 2 * c, c, out_channels, num_resblocks // 2)
         self.flow = flow if flow is not None else ZeroFlow()
-        self.reestimate_flow = reestimate_flow
         self.out_channels = out_channels
 
     # ------------------------------------------------------------------ parts
@@ -127,7 +120,7 @@ class STBN(nn.Module):
 
     def pseudo_clean(self, out: torch.Tensor) -> torch.Tensor:
         """The mean of an output ``(N, T, out_channels, H, W)``, detached and clamped to [0, 1]:
-        ``(N, T, C, H, W)``, the frames :attr:`reestimate_flow` estimates the flows on."""
+        ``(N, T, C, H, W)``, the frames flow re-estimation runs the estimator on (:mod:`stbn.engine.flows`)."""
         return out[:, :, : self.in_channels].detach().clamp(0.0, 1.0)
 
     def step(

@@ -18,15 +18,14 @@ Denoiser = STBN | UDVD
 
 def build_stbn(cfg: ExperimentConfig, flow_weights: bool = True) -> STBN:
     """``STBN(**cfg.model)`` with the configured flow estimator (its weights file loaded if
-    ``flow_weights``; a checkpoint's state dict replaces them anyway), re-estimating its flows if
-    ``cfg.flow.refinement`` says so."""
+    ``flow_weights``; a checkpoint's state dict replaces them anyway)."""
     flow = None
     if cfg.flow.estimator != "none":
         from stbn.models.flow import build_flow
 
         weights = cfg.flow.weights if flow_weights else None
         flow = build_flow(cfg.flow.estimator, weights=weights)
-    return STBN(**cfg.model.model_dump(), flow=flow, reestimate_flow=cfg.flow.refinement == "reestimate")
+    return STBN(**cfg.model.model_dump(), flow=flow)
 
 
 def build_udvd(cfg: ExperimentConfig, flow_weights: bool = True) -> UDVD:

@@ -15,7 +15,7 @@ Edges: frame t's window is frames ``clamp(t + k, 0, T - 1)``, ``k = -2..2`` (the
 repeated, as in the published inference); blindness in every window frame makes the repeats safe.
 
 Output: the Gaussian head of STBN, ``C`` mean channels then the ``C(C+1)/2`` entries of the
-anti-triangular factor (:mod:`stbn.losses`), or a direct ``C``-channel estimate (``head="direct"``).
+anti-triangular factor (:mod:`stbn.models.losses`), or a direct ``C``-channel estimate (``head="direct"``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""Model size and cost: parameters, and multiply-accumulates per frame counted with forward hooks.
+"""Model size and cost: parameters, multiply-accumulates per frame counted with forward hooks, and the
+training run's wall time per step.
 
 Every ``Conv2d`` / ``ConvTranspose2d`` reports its multiply-accumulates through a forward hook
 (``output elements x in_channels/groups x kernel area`` for a convolution, ``input elements x
 out_channels/groups x kernel area`` for a transposed one); element-wise ops, warping and the OpenCV
 DIS estimator are not counted. The model runs on PyTorch's ``meta`` device, so any frame size costs
 no compute and no memory. "Per frame" is the steady-state cost of one more frame in a long clip: the
-count for 3 frames minus the count for 2 (the first frame of each direction skips the BSA fusion).
+count for 3 frames minus the count for 2 (STBN: the first frame of each direction skips the BSA fusion;
+UDVD: the edge windows share repeated triplets).
 """
 
 from __future__ import annotations
@@ -42,39 +44,45 @@ def count_macs(model: nn.Module, run: Callable[[], object]) -> int:
 
 
 def frame_costs(cfg: ExperimentConfig, frame_size: tuple[int, int]) -> dict[str, object]:
-    """Parameters and multiply-accumulates per frame of ``cfg``'s model at ``frame_size`` ``(H, W)``.
+    """Parameters and multiply-accumulates per frame of ``cfg``'s model (any method) at ``frame_size`` ``(H, W)``.
 
-    Returns ``params`` (denoiser), ``flow params``, ``GMAC/frame`` (denoiser) and ``flow GMAC/frame``
-    (None when the estimator is not a network, i.e. DIS).
+    Returns ``params`` (denoiser), ``flow params``, ``GMAC/frame`` (denoiser: STBN's recurrent step, UDVD's
+    sliding window, one triplet encoding and one decoding) and ``flow GMAC/frame`` (None when the estimator
+    is not a network, i.e. DIS, or the method has no flow, i.e. UDVD).
     """
-    from stbn.checkpoint import build_model
+    from stbn.models.registry import build_model
 
     net = build_model(cfg, flow_weights=False).to("meta").eval()
     h, w = frame_size
-    c = cfg.model.in_channels
+    aligns = hasattr(net, "estimate_flows")
 
     def denoiser(t: int) -> int:
-        clip = torch.zeros(1, t, c, h, w, device="meta")
-        flows = torch.zeros(1, t - 1, 2, h, w, device="meta")
-        return count_macs(net, lambda: net(clip, noise_map=0.1, flows=(flows, flows)))
+        clip = torch.zeros(1, t, net.in_channels, h, w, device="meta")
+        flows = {"flows": (torch.zeros(1, t - 1, 2, h, w, device="meta"),) * 2} if aligns else {}
+        return count_macs(net, lambda: net(clip, noise_map=0.1, **flows))
 
     def flow(t: int) -> int:
         return count_macs(net.flow, lambda: net.flow(torch.zeros(1, t, 3, h, w, device="meta")))
 
-    flow_macs: float | None = None
-    if cfg.flow.estimator != "dis":
-        flow_macs = (flow(3) - flow(2)) / 1e9
     params = net.num_parameters()
+    networked = aligns and cfg.flow.estimator != "dis"
     return {
         "params": params,
-        "flow params": net.num_parameters(include_flow=True) - params,
+        "flow params": net.num_parameters(include_flow=True) - params if aligns else None,
         "GMAC/frame": (denoiser(3) - denoiser(2)) / 1e9,
-        "flow GMAC/frame": flow_macs,
+        "flow GMAC/frame": (flow(3) - flow(2)) / 1e9 if networked else None,
     }
 
 
 def checkpoint_costs(path: str | Path, frame_size: tuple[int, int]) -> dict[str, object]:
-    """:func:`frame_costs` of the model saved in checkpoint ``path`` (its config decides the model)."""
+    """:func:`frame_costs` of the model saved in checkpoint ``path`` (its config decides the model), and
+    ``s/step``: the wall time per optimisation step of the run that trained it (``step_seconds`` of
+    ``stbn train``'s checkpoints; None for a checkpoint without it)."""
     from stbn.checkpoint import checkpoint_config, read_checkpoint
 
-    return frame_costs(checkpoint_config(path, read_checkpoint(path)), frame_size)
+    payload = read_checkpoint(path)
+    seconds, steps = payload.get("step_seconds"), payload.get("step") or 0
+    return {
+        **frame_costs(checkpoint_config(path, payload), frame_size),
+        "s/step": seconds / steps if seconds is not None and steps else None,
+    }

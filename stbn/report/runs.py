@@ -7,7 +7,7 @@ optionally followed by ``seed<k>/`` (the training seed of a learned model), and 
 method (``results/baselines/<method>/...`` gives ``baselines/<method>``). An input given as
 ``LABEL=PATH`` is the run ``LABEL`` whatever its folder (two variants that share one trained model
 share its evaluation). Every number a table shows is aggregated here from ``frames.csv`` by
-:func:`stbn.metrics.hierarchical_mean` (frames -> sequence -> dataset), never copied from elsewhere.
+:func:`stbn.evaluation.metrics.hierarchical_mean` (frames -> sequence -> dataset), never copied from elsewhere.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 
 from stbn.errors import StbnError
-from stbn.metrics import hierarchical_mean
+from stbn.evaluation.metrics import hierarchical_mean
 
 Axis = Literal["sigma", "iso"]
 FRAMES_FILE = "frames.csv"

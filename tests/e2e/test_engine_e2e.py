@@ -1,4 +1,5 @@
-"""End to end on the embedded real video: train a tiny model, evaluate it, denoise footage with it."""
+"""End to end on the embedded real video: train a tiny model of each method (STBN, UDVD), evaluate it,
+denoise footage with it."""
 
 import weakref
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import torch
 import stbn.data.io
 from stbn.cli import main
 from stbn.data.io import FrameSource, open_frames, read_sequence, write_frames
-from stbn.metrics import psnr
+from stbn.evaluation.metrics import psnr
 
 FAST = ["--set", "train.threads=1", "--device", "cpu"]
 
@@ -43,14 +44,18 @@ def _lossless_mp4(frames: np.ndarray, path: Path) -> None:
         container.mux(stream.encode())
 
 
-@pytest.fixture(scope="module")
-def model(embedded_data, tmp_path_factory):
+METHODS = {"stbn": [], "udvd": ["--set", "method=udvd", "--set", "udvd.width=4", "--set", "udvd.triplet_features=4"]}
+"""Each method's ``--set`` on top of the tiny preset: every test that takes ``model`` runs for both."""
+
+
+@pytest.fixture(scope="module", params=list(METHODS))
+def model(request, embedded_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     threads = torch.get_num_threads()
     code = main([
         "train", "--config", "tiny", "--out", str(out),
         "--set", f"data.train_root={embedded_data['embedded-srgb-train']}", "--set", "data.max_frames=8",
-        "--set", "train.iterations=4", "--set", "train.checkpoint_every=2", *FAST,
+        "--set", "train.iterations=4", "--set", "train.checkpoint_every=2", *METHODS[request.param], *FAST,
     ])
     torch.set_num_threads(threads)
     assert code == 0
@@ -58,9 +63,16 @@ def model(embedded_data, tmp_path_factory):
 
 
 def test_train_writes_the_run(model):
+    from stbn.checkpoint import load_model
+    from stbn.report.complexity import checkpoint_costs
+
     run = model.parent
     assert {"model.pt", "last.pt", "config.json", "log.csv"} <= {p.name for p in run.iterdir()}
     assert len((run / "log.csv").read_text().splitlines()) == 5
+    net, cfg, _ = load_model(model)
+    costs = checkpoint_costs(model, (32, 32))  # the variants table's columns
+    assert costs["params"] == net.num_parameters() and costs["GMAC/frame"] > 0 and costs["s/step"] > 0
+    assert type(net).__name__.lower() == cfg.method
 
 
 def test_evaluate_and_denoise_give_the_same_output(model, embedded_data, tmp_path, capsys):
@@ -112,6 +124,22 @@ def test_denoise_mp4_with_fitting_beats_the_noisy_input(embedded_data, tmp_path,
     out = np.stack(list(open_frames(tmp_path / "out.mp4")))
     assert out.shape == given.shape
     assert psnr(clean, out) > psnr(clean, given) + 0.3
+
+
+def test_denoise_fits_a_udvd_and_saves_it(embedded_data, tmp_path, capsys):
+    """Fitting a new UDVD on the input (``--fit-steps``), then denoising again with the saved model, gives
+    the same frames."""
+    source = Path(embedded_data["embedded-srgb-test"]) / "carphone"
+    clean = read_sequence(source, 4)
+    write_frames(np.clip(clean + np.random.default_rng(3).normal(0, 30 / 255, clean.shape), 0, 1), tmp_path / "in")
+    code, err = _run(capsys, "denoise", tmp_path / "in", "-o", tmp_path / "fitted", "--sigma", 30, "--fit-steps", 3,
+                     "--preset", "tiny", *METHODS["udvd"], "--save-model", tmp_path / "udvd.pt", "--bit-depth", 16,
+                     *FAST)
+    assert code == 0, err
+    code, err = _run(capsys, "denoise", tmp_path / "in", "-o", tmp_path / "again", "--sigma", 30,
+                     "--checkpoint", tmp_path / "udvd.pt", "--bit-depth", 16, "--device", "cpu")
+    assert code == 0, err
+    np.testing.assert_array_equal(read_sequence(tmp_path / "fitted"), read_sequence(tmp_path / "again"))
 
 
 def test_errors_come_before_any_work(model, embedded_data, tmp_path, capsys):

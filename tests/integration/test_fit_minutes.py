@@ -8,16 +8,16 @@ import time
 import numpy as np
 import torch
 
-import stbn.fit_budget
-import stbn.infer
-import stbn.train
+import stbn.engine
+import stbn.training.budget
+import stbn.training.fit
 from stbn.cli import main
 from stbn.config import preset
 from stbn.data.io import read_sequence, write_frames
 
 
 def test_process_start_is_in_the_past():
-    assert 0.0 <= time.monotonic() - stbn.fit_budget.process_start() < 24 * 3600
+    assert 0.0 <= time.monotonic() - stbn.training.budget.process_start() < 24 * 3600
 
 
 def _recording(fn, calls):
@@ -38,19 +38,20 @@ def test_fit_minutes_bounds_the_whole_command(tmp_path, monkeypatch):
     frames = np.stack([np.roll(clean, t, axis=2)[0] for t in range(5)]) + rng.normal(0, 30 / 255, (5, 32, 40, 3))
     write_frames(frames.astype(np.float32), tmp_path / "in", bit_depth=16)
     steps = []
-    real_fit = stbn.train.fit
-    monkeypatch.setattr(stbn.train, "fit", lambda *a, **k: steps.append(len(real_fit(*a, **k))) or [])
+    real_fit = stbn.training.fit.fit
+    monkeypatch.setattr(stbn.training.fit, "fit", lambda *a, **k: steps.append(len(real_fit(*a, **k))) or [])
     timed, final = [], []  # (infer, speed) of the budget's timed passes and of the final pass
-    monkeypatch.setattr(stbn.fit_budget, "denoise_clip", _recording(stbn.fit_budget.denoise_clip, timed))
-    monkeypatch.setattr(stbn.infer, "denoise_clip", _recording(stbn.infer.denoise_clip, final))
+    monkeypatch.setattr(stbn.training.budget, "denoise", _recording(stbn.training.budget.denoise, timed))
+    monkeypatch.setattr(stbn.engine, "denoise", _recording(stbn.engine.denoise, final))
     chosen = []
-    real_budget = stbn.fit_budget.budget_ensemble
-    monkeypatch.setattr(stbn.fit_budget, "budget_ensemble", lambda *a: chosen.append(real_budget(*a)) or chosen[-1])
+    real_budget = stbn.training.budget.budget_ensemble
+    monkeypatch.setattr(stbn.training.budget, "budget_ensemble",
+                        lambda *a: chosen.append(real_budget(*a)) or chosen[-1])
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its lazy imports take seconds on a busy machine
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the final pass too: one thread is fastest on a shared 2-core box
     start = time.monotonic()
-    monkeypatch.setattr(stbn.fit_budget, "process_start", lambda: start)  # in-process: the budget starts here
+    monkeypatch.setattr(stbn.training.budget, "process_start", lambda: start)  # in-process: the budget starts here
     code = main(["denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--sigma", "30", "--fit-minutes",
                  "0.3", "--preset", "cpu-fit", "--set", "train.threads=1", "--device", "cpu"])
     elapsed = time.monotonic() - start

@@ -15,8 +15,8 @@ from stbn.checkpoint import read_checkpoint
 from stbn.config import load_config
 from stbn.data.io import write_frames
 from stbn.errors import StbnError
-from stbn.protocol import EvalSequence
-from stbn.train import train
+from stbn.evaluation.protocol import EvalSequence
+from stbn.training.run import train
 
 
 @pytest.fixture(autouse=True)
@@ -103,9 +103,30 @@ def test_resume_safety_and_validation_log(tmp_path):
     assert read_checkpoint(tmp_path / "model.pt")["step"] == 6
 
 
+UDVD = ("method=udvd", "udvd.width=4", "udvd.triplet_features=4")
+"""A tiny UDVD (the second method) on the same trainer."""
+
+
+def test_udvd_trains_and_resumes_exactly_in_the_same_run(tmp_path):
+    """The trainer and the resumable run are method-agnostic: a UDVD run stopped after its checkpoint
+    and resumed ends with the weights of the run that never stopped; both record their step time."""
+    clean = np.random.default_rng(2).random((6, 32, 32, 3)).astype(np.float32)
+    full, parts = tmp_path / "full", tmp_path / "parts"
+    train(_cfg(*UDVD), full, sequences=[clean], validation=[], progress=False)
+    train(_cfg(*UDVD, "train.iterations=2"), parts, sequences=[clean], validation=[], progress=False)
+    first = read_checkpoint(parts / "last.pt")["step_seconds"]
+    train(_cfg(*UDVD), parts, sequences=[clean], validation=[], resume=True, progress=False)
+    a, b = read_checkpoint(full / "model.pt"), read_checkpoint(parts / "model.pt")
+    assert a["config"]["method"] == "udvd" and a["step"] == b["step"] == 4
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    assert (full / "log.csv").read_text() == (parts / "log.csv").read_text()
+    assert 0 < first < b["step_seconds"] and a["step_seconds"] > 0
+
+
 def test_fit_minutes_stretches_the_schedule_over_the_budget():
     from stbn.checkpoint import build_model
-    from stbn.train import fit
+    from stbn.training.fit import fit
 
     cfg = _cfg("train.iterations=20")  # tiny milestones 10, 15 of 20 -> at 50% and 75% of the budget
     ticks = iter(np.arange(0.0, 1000.0, 6.0))  # each clock read advances 6 s: 8 steps end within one minute

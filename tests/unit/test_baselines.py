@@ -10,8 +10,8 @@ import pytest
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
-from stbn.baselines import METHODS, denoise_sequence
 from stbn.errors import StbnError
+from stbn.evaluation.baselines import METHODS, denoise_sequence
 
 SIGMA = 30.0
 
@@ -96,8 +96,8 @@ def test_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_cli_scores_and_times_the_protocol_frames(test_set: Path, tmp_path: Path) -> None:
     """`stbn baseline` sees the same noisy frames as `stbn evaluate` and its output feeds the tables."""
     from stbn.cli import main
-    from stbn.metrics import frame_metrics
-    from stbn.protocol import srgb_test_sequences
+    from stbn.evaluation.metrics import frame_metrics
+    from stbn.evaluation.protocol import srgb_test_sequences
     from stbn.report.runs import read_frames, read_score
 
     out = tmp_path / "baselines" / "noisy" / "set" / "sigma30"

@@ -39,8 +39,8 @@ def test_crop_is_shared_by_the_frames_and_frames_are_consecutive():
 
 def test_batches_depend_only_on_seed_and_step():
     seqs = [np.random.default_rng(0).random((10, 16, 16, 3), dtype=np.float32)]
-    a = TrainingClips("srgb", 3, 1, 8, 2, seed=1, clean=seqs, sigma_range=(5, 55))
-    b = TrainingClips("srgb", 3, 1, 8, 2, seed=1, clean=seqs, sigma_range=(5, 55))
+    a = TrainingClips("srgb", 3, 1, 8, 2, seed=1, clean=seqs, sigma_range_255=(5, 55))
+    b = TrainingClips("srgb", 3, 1, 8, 2, seed=1, clean=seqs, sigma_range_255=(5, 55))
     for step in (7, 0, 3):  # any order: no hidden state
         x, y = a.batch(step), b.batch(step)
         assert torch.equal(x.noisy, y.noisy) and torch.equal(x.sigma, y.sigma)
@@ -59,7 +59,7 @@ def test_every_clip_once_per_epoch():
 
 def test_noise_level_and_range():
     clean = [np.full((6, 32, 32, 3), 0.5, np.float32)]
-    b = TrainingClips("srgb", 4, 1, 32, 16, seed=0, clean=clean, sigma_range=(5, 55)).batch(0)
+    b = TrainingClips("srgb", 4, 1, 32, 16, seed=0, clean=clean, sigma_range_255=(5, 55)).batch(0)
     assert ((b.sigma >= 5 / 255) & (b.sigma <= 55 / 255)).all() and b.sigma.std() > 0
     resid = (b.noisy - b.clean).flatten(1).std(1)
     np.testing.assert_allclose(resid, b.sigma.flatten(), rtol=0.05)
@@ -122,7 +122,7 @@ def test_augmented_flows_still_align_the_augmented_frames(dx, dy):
 def test_augmented_batches_are_deterministic_and_off_changes_nothing():
     frames, flows = _panned(t=6, size=20)
     kwargs = dict(kind="srgb", clip_length=4, stride=1, crop=12, batch_size=3, seed=5, noisy=[frames],
-                  sigma_range=(30.0, 30.0), flows=[flows])
+                  sigma_range_255=(30.0, 30.0), flows=[flows])
     plain, aug, again = (TrainingClips(**kwargs), TrainingClips(**kwargs, augment=True),
                          TrainingClips(**kwargs, augment=True))
     changed = False

@@ -62,7 +62,6 @@ def test_overrides_are_parsed_and_validated_like_the_file(tmp_path):
         ("data: {kind: raw}", r"model\.in_channels must be 4"),
         ("data: {kind: raw}\nmodel: {in_channels: 4, head: gaussian}", r"head gaussian needs a known sigma"),
         ("flow: {distill: {enabled: true}}", r"flow\.distill\.enabled: estimator none has no flow to refine"),
-        ("flow: {estimator: dis, distill: {enabled: true}}\ninfer: {tile: 256}", r"infer\.tile cannot be combined"),
         ("data: {isos: [800]}", r"no noise calibration for ISO \[800\]"),
         ("data: {fixed_noisy: true, sigma: [5, 55]}", r"one fixed data\.sigma"),
         ("- 1", r"expected a mapping"),

@@ -7,8 +7,8 @@ import torch
 from stbn.config import preset
 from stbn.data.clips import TrainingClips
 from stbn.errors import StbnError
-from stbn.fit_budget import ENSEMBLE_FRACTION, MARGIN_FRACTION, MARGIN_SECONDS, budget_ensemble, fitting_minutes
-from stbn.train import lr_scale
+from stbn.training.budget import ENSEMBLE_FRACTION, MARGIN_FRACTION, MARGIN_SECONDS, budget_ensemble, fitting_minutes
+from stbn.training.trainer import lr_scale
 
 
 def test_cpu_fit_preset_validates_and_ends_with_a_decayed_rate():

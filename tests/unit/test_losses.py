@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from stbn.losses import EPS, factor_matrix, gaussian_nll, posterior_mean, raw_l2
+from stbn.models.losses import EPS, factor_matrix, gaussian_nll, posterior_mean, raw_l2
 
 
 def random_output(n=2, t=2, h=3, w=4, seed=0):

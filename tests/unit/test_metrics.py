@@ -5,7 +5,7 @@ import pytest
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from stbn.metrics import frame_metrics, hierarchical_mean, psnr, requantize_raw, ssim, summarise
+from stbn.evaluation.metrics import frame_metrics, hierarchical_mean, psnr, requantize_raw, ssim, summarise
 
 
 def _pairs():

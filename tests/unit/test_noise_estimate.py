@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from stbn.noise_estimate import estimate_sigma
+from stbn.data.noise_estimate import estimate_sigma
 
 
 @pytest.mark.parametrize("sigma", [5, 15, 30, 50])

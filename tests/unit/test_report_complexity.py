@@ -40,3 +40,16 @@ def test_ablation_switches_lower_the_cost() -> None:
     cfg.model.bsa_fusion = False
     lean = frame_costs(cfg, (32, 32))
     assert lean["params"] < full["params"] and lean["GMAC/frame"] < full["GMAC/frame"]
+
+
+def test_udvd_size_and_sliding_window_cost() -> None:
+    from stbn.config import load_config
+    from stbn.models.udvd import UDVD
+
+    costs = frame_costs(load_config(None, ["method=udvd"]), (64, 64))
+    assert costs["params"] == 2_132_208
+    assert costs["flow params"] is None and costs["flow GMAC/frame"] is None
+    net = UDVD().to("meta")
+    window = torch.zeros(1, 5, 3, 64, 64, device="meta")
+    from_scratch = count_macs(net, lambda: net.window(window)) / 1e9  # three triplet encodings per window
+    assert costs["GMAC/frame"] < from_scratch < 2 * costs["GMAC/frame"]

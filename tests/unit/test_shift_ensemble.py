@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from pydantic import ValidationError
 
 from stbn.config import InferConfig
-from stbn.errors import StbnError
-from stbn.infer import denoise_clip, denoise_frames
 
-from test_streaming import DiffFlow, clip, small_net
+from test_streaming import DiffFlow, clip, denoised, small_net
 from test_time_ensemble import PairFlow
 
 
@@ -23,7 +20,7 @@ def windows_mean(net, x, sigma, k, infer):
     for dy in range(k):
         for dx in range(k):
             s = sigma[..., dy:, dx:] if isinstance(sigma, torch.Tensor) else sigma
-            est = denoise_clip(net, x[..., dy:, dx:], s, infer=infer)
+            est = denoised(net, x[..., dy:, dx:], s, infer=infer)
             total[..., dy:, dx:] += est
             count[dy:, dx:] += 1
             inside[..., dy:, dx:] &= (est > 0) & (est < 1)
@@ -37,8 +34,8 @@ def test_each_pixel_is_the_mean_over_the_windows_that_hold_it(in_channels, k, ti
     sigma = 0.1 if in_channels == 3 else None
     whole = InferConfig(streaming=False, time_ensemble=time_ensemble)
     expected, inside = windows_mean(net, x, sigma, k, whole)
-    got = denoise_clip(net, x, sigma, infer=whole.model_copy(update={"shift_ensemble": k}))
-    plain = denoise_clip(net, x, sigma, infer=whole)
+    got = denoised(net, x, sigma, infer=whole.model_copy(update={"shift_ensemble": k}))
+    plain = denoised(net, x, sigma, infer=whole)
     assert inside.float().mean() > 0.1
     assert (got - expected)[inside].abs().max() < 1e-5
     assert (got - plain)[..., k:, k:].abs().max() > 1e-3  # the windows really see other phases
@@ -51,14 +48,19 @@ def test_a_spatial_noise_map_is_cut_with_the_clip():
     sigma = 0.05 + 0.2 * torch.rand(2, 1, 1, *x.shape[-2:])
     whole = InferConfig(streaming=False)
     expected, inside = windows_mean(net, x, sigma, 2, whole)
-    got = denoise_clip(net, x, sigma, infer=whole.model_copy(update={"shift_ensemble": 2}))
+    got = denoised(net, x, sigma, infer=whole.model_copy(update={"shift_ensemble": 2}))
     assert (got - expected)[inside].abs().max() < 1e-5
 
 
-def test_shift_ensemble_needs_whole_clip_inference():
-    with pytest.raises(ValidationError, match="shift_ensemble > 1 needs infer.streaming: false"):
-        InferConfig(shift_ensemble=2)
-    net, x = small_net(3, DiffFlow()), clip(3, 2)
-    whole = InferConfig(streaming=False, shift_ensemble=2)
-    with pytest.raises(StbnError, match="runs on the whole clip"):
-        next(denoise_frames(net, (x[:, t] for t in range(2)), 0.1, infer=whole))
+@pytest.mark.parametrize(
+    ("infer", "time_ensemble"),
+    [({}, True), ({"spill": False, "segment": 2}, False), ({"tile": 8, "tile_overlap": 4}, False)],
+)
+def test_the_shift_ensemble_streams_like_the_whole_clip(infer, time_ensemble):
+    """Streamed windows (spilled or recomputed, tiled or not) give each window's whole-clip estimate."""
+    net = small_net(3, DiffFlow())
+    x = clip(3, 3, n=1)
+    tiles = {k: v for k, v in infer.items() if k.startswith("tile")}
+    whole = InferConfig(streaming=False, shift_ensemble=2, time_ensemble=time_ensemble, **tiles)
+    got = denoised(net, x, 0.1, infer=InferConfig(shift_ensemble=2, time_ensemble=time_ensemble, **infer))
+    assert (got - denoised(net, x, 0.1, infer=whole)).abs().max() < 1e-5

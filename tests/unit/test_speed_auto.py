@@ -7,8 +7,9 @@ import warnings
 import pytest
 import torch
 
-from stbn import hardware, speed
+from stbn import hardware
 from stbn.config import SpeedConfig
+from stbn.engine import speed
 
 CPU = torch.device("cpu")
 
@@ -91,7 +92,7 @@ def test_a_cpu_fit_training_step_is_finite_under_auto_with_bf16(cpu) -> None:
     from stbn.checkpoint import build_model
     from stbn.config import load_config
     from stbn.data.clips import Batch
-    from stbn.train import Trainer
+    from stbn.training.trainer import Trainer
 
     cpu({"avx512_bf16"})
     cfg = load_config("cpu-fit", ["speed.precision=auto", "speed.channels_last=auto", "flow.estimator=none"])

@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from stbn import STBN
-from stbn.streaming import stream_outputs
-from stbn.tiling import tile_grid, stream_tiled
+from stbn.config import InferConfig
+from stbn.engine.tiles import tile_grid
+
+from test_streaming import denoised
 
 
 def small_net() -> STBN:
@@ -15,7 +17,9 @@ def small_net() -> STBN:
     return STBN(3, num_channels=8, num_resblocks=1, srfe_blocks=1, srfe_groups=1).eval()
 
 
-@pytest.mark.parametrize(("h", "w", "tile", "overlap"), [(70, 90, 32, 8), (13, 17, 5, 3), (64, 64, 100, 16), (8, 40, 8, 0)])
+@pytest.mark.parametrize(
+    ("h", "w", "tile", "overlap"), [(70, 90, 32, 8), (13, 17, 5, 3), (64, 64, 100, 16), (8, 40, 8, 0)]
+)
 def test_grid_partitions_the_frame_and_aligns_windows(h, w, tile, overlap):
     tiles = tile_grid(h, w, tile, overlap)
     cover = torch.zeros(h, w, dtype=torch.int64)
@@ -33,17 +37,15 @@ def test_grid_partitions_the_frame_and_aligns_windows(h, w, tile, overlap):
 
 
 def run(net, x, **kw):
-    frames = (x[:, t] for t in range(x.shape[1]))
-    if "tile" in kw:
-        return torch.stack([out for _, out in stream_tiled(net, frames, 0.1, **kw)], dim=1)
-    return torch.stack([out for _, out in stream_outputs(net, frames, 0.1, **kw)], dim=1)
+    """The engine's estimates of ``x`` with the ``infer`` options ``kw``."""
+    return denoised(net, x, 0.1, InferConfig(**kw))
 
 
 def test_tiles_whose_windows_cover_the_frame_are_exact():
     net = small_net()
     x = torch.rand(1, 3, 3, 30, 42)
     ref = run(net, x)
-    assert (run(net, x, tile=16, overlap=48) - ref).abs().max() < 1e-6
+    assert (run(net, x, tile=16, tile_overlap=48) - ref).abs().max() < 1e-6
 
 
 def test_seams_shrink_with_overlap():
@@ -51,8 +53,7 @@ def test_seams_shrink_with_overlap():
     torch.manual_seed(1)
     x = torch.rand(1, 3, 3, 52, 60)
     ref = run(net, x)
-    errs = [(run(net, x, tile=24, overlap=ov) - ref).abs().max().item() for ov in (0, 8, 32)]
+    errs = [(run(net, x, tile=24, tile_overlap=ov) - ref).abs().max().item() for ov in (0, 8, 32)]
     assert errs[0] > 1e-2 and errs[0] > errs[1] > errs[2] and errs[2] < 1e-6
-    in_memory = [(n, out) for n, out in stream_tiled(net, (x[:, t] for t in range(3)), 0.1, tile=24, overlap=32, spill=False)]
-    assert all(torch.equal(n, x[:, t]) for t, (n, _) in enumerate(in_memory))
-    assert (torch.stack([out for _, out in in_memory], dim=1) - ref).abs().max() < 1e-6
+    for infer in ({"spill": False}, {"streaming": False}):
+        assert (run(net, x, tile=24, tile_overlap=32, **infer) - ref).abs().max() < 1e-6

@@ -1,5 +1,5 @@
 """The time-reversal ensemble (``infer.time_ensemble``): the mean of the estimates of the clip and of the
-clip in reverse time order, the same on the whole-clip, streaming and tiled paths."""
+clip in reverse time order, the same for whole-clip, streamed and tiled runs."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from stbn.config import InferConfig
-from stbn.infer import denoise_clip
 from stbn.models.flow import FlowEstimator
 
-from test_streaming import DiffFlow, clip, small_net
+from test_streaming import DiffFlow, clip, denoised, small_net
 
 
 class PairFlow(FlowEstimator):
@@ -34,25 +33,13 @@ def test_whole_clip_ensemble_is_the_mean_of_the_clip_and_its_reversal(in_channel
     x = clip(in_channels, 5)
     sigma = 0.1 if in_channels == 3 else None
     whole = InferConfig(streaming=False)
-    plain = denoise_clip(net, x, sigma, infer=whole)
-    backwards = denoise_clip(net, x.flip(1), sigma, infer=whole).flip(1)
-    got = denoise_clip(net, x, sigma, infer=whole.model_copy(update={"time_ensemble": True}))
+    plain = denoised(net, x, sigma, infer=whole)
+    backwards = denoised(net, x.flip(1), sigma, infer=whole).flip(1)
+    got = denoised(net, x, sigma, infer=whole.model_copy(update={"time_ensemble": True}))
     assert (plain - backwards).abs().max() > 1e-3  # the two directions really differ
     expected = (0.5 * (plain + backwards)).clamp(0, 1)
     interior = (plain > 0) & (plain < 1) & (backwards > 0) & (backwards < 1)  # clamping before/after the mean
     assert (got - expected)[interior].abs().max() < 1e-5
-
-
-def test_per_frame_sigma_is_reversed_with_the_clip():
-    net = small_net(3, PairFlow())
-    x = clip(3, 4)
-    sigma = torch.tensor([0.05, 0.1, 0.2, 0.3]).view(1, 4, 1, 1, 1).expand(2, 4, 1, 1, 1)
-    whole = InferConfig(streaming=False)
-    plain = denoise_clip(net, x, sigma, infer=whole)
-    backwards = denoise_clip(net, x.flip(1), sigma.flip(1), infer=whole).flip(1)
-    got = denoise_clip(net, x, sigma, infer=whole.model_copy(update={"time_ensemble": True}))
-    interior = (plain > 0) & (plain < 1) & (backwards > 0) & (backwards < 1)
-    assert (got - 0.5 * (plain + backwards))[interior].abs().max() < 1e-5
 
 
 @pytest.mark.parametrize(("in_channels", "t_len"), [(3, 1), (3, 2), (3, 7), (4, 6)])
@@ -61,20 +48,20 @@ def test_streaming_ensemble_equals_whole_clip_ensemble(in_channels, t_len, spill
     net = small_net(in_channels, DiffFlow())
     x = clip(in_channels, t_len)
     sigma = 0.1 if in_channels == 3 else None
-    ref = denoise_clip(net, x, sigma, infer=InferConfig(streaming=False, time_ensemble=True))
-    got = denoise_clip(net, x, sigma, infer=InferConfig(spill=spill, segment=segment, time_ensemble=True))
+    ref = denoised(net, x, sigma, infer=InferConfig(streaming=False, time_ensemble=True))
+    got = denoised(net, x, sigma, infer=InferConfig(spill=spill, segment=segment, time_ensemble=True))
     assert (got - ref).abs().max() < 1e-5
     if t_len > 1:
-        plain = denoise_clip(net, x, sigma, infer=InferConfig(streaming=False))
+        plain = denoised(net, x, sigma, infer=InferConfig(streaming=False))
         assert (got - plain).abs().max() > 1e-3
 
 
 def test_reestimating_model_ensemble_streams_like_the_whole_clip():
-    net = small_net(3, DiffFlow(), warp="bilinear", reestimate_flow=True)
+    net = small_net(3, DiffFlow(), warp="bilinear")
     x = clip(3, 6)
-    ref = denoise_clip(net, x, 0.1, infer=InferConfig(streaming=False, time_ensemble=True))
+    ref = denoised(net, x, 0.1, infer=InferConfig(streaming=False, time_ensemble=True), reestimate=True)
     for spill in (True, False):
-        got = denoise_clip(net, x, 0.1, infer=InferConfig(spill=spill, time_ensemble=True))
+        got = denoised(net, x, 0.1, infer=InferConfig(spill=spill, time_ensemble=True), reestimate=True)
         assert (got - ref).abs().max() < 1e-5
 
 
@@ -83,6 +70,6 @@ def test_tiled_ensemble_with_whole_frame_windows_equals_untiled():
     both runs' outputs."""
     net = small_net(3, DiffFlow())
     x = clip(3, 4, n=1)
-    ref = denoise_clip(net, x, 0.1, infer=InferConfig(time_ensemble=True))
-    got = denoise_clip(net, x, 0.1, infer=InferConfig(tile=8, tile_overlap=32, time_ensemble=True))
+    ref = denoised(net, x, 0.1, infer=InferConfig(time_ensemble=True))
+    got = denoised(net, x, 0.1, infer=InferConfig(tile=8, tile_overlap=32, time_ensemble=True))
     assert (got - ref).abs().max() < 1e-5

@@ -9,8 +9,8 @@ import torch
 from stbn.checkpoint import build_model, load_model, save_checkpoint
 from stbn.config import load_config
 from stbn.errors import StbnError
-from stbn.losses import gaussian_nll, posterior_mean, raw_l2
 from stbn.models import STBN, UDVD
+from stbn.models.losses import gaussian_nll, posterior_mean, raw_l2
 from stbn.models.udvd import BlindUNet
 from stbn.ops import pad_to_square, rotate, shift_down, square_offset
 
@@ -171,6 +171,8 @@ def test_method_key_builds_the_network(tmp_path):
         (["method=udvd", "flow.estimator=dis"], r"flow\.estimator: udvd aligns no frames"),
         (["method=udvd", "udvd.widht=8"], r"udvd\.widht: unknown key"),
         (["method=udvd", "udvd.width=0"], r"udvd\.width: Input should be greater than or equal to 1"),
+        (["method=udvd", "infer.tile=64"], r"infer\.tile: udvd .* needs no tiles"),
+        (["method=udvd", "infer.segment=4"], r"infer\.segment: udvd streams in one pass"),
     ],
 )
 def test_method_config_errors(overrides, message):

@@ -117,6 +117,21 @@ def _path(item):
     return item.partition("=")[2] or item
 
 
+def variant_method(experiment, variant):
+    """The method (`stbn` | `udvd`) of a variant's resolved training config."""
+    return next(j.cfg.method for j in JOBS.values() if (j.experiment, j.variant) == (experiment, variant))
+
+
+def paper_rows(spec, experiment):
+    """{variant: the paper row it reproduces} by the output's `paper_method` (see outputs.yaml)."""
+    rows = spec["paper_method"]
+    variants = config["experiments"][experiment]["variants"]
+    if isinstance(rows, dict):
+        methods = {v: variant_method(experiment, v) for v in variants}
+        return {v: rows[m] for v, m in methods.items() if m in rows}
+    return {v: v if rows == "variant" else rows for v in variants}
+
+
 def table_spec(name):
     """(input files, `stbn table` arguments) of table `name`."""
     spec = output_spec(name)
@@ -126,13 +141,13 @@ def table_spec(name):
         inputs += frames + files_of(spec, "baseline-frames", e)
         variants = config["experiments"][e]["variants"]
         if "paper_method" in spec:
-            rows = {v: v if spec["paper_method"] == "variant" else spec["paper_method"] for v in variants}
-            args += [f"--paper-method {e}/{v}={row}" for v, row in rows.items()]
+            args += [f"--paper-method {e}/{v}={row}" for v, row in paper_rows(spec, e).items()]
         if spec.get("models"):
             args += [f"--model {e}/{v}={model_dir(e, v, model_levels(e)[0], seeds(e)[0])}/model.pt" for v in variants]
-    if spec.get("published") and published():
+    if spec.get("published") and published():  # the published checkpoint is an STBN
         inputs += published_frames()
-        args.append(f"--paper-method published/official={spec['paper_method']}")
+        rows = spec["paper_method"]
+        args.append(f"--paper-method published/official={rows['stbn'] if isinstance(rows, dict) else rows}")
     if spec.get("models"):
         args.append("--frame-size {} {}".format(*MAC_FRAME_SIZE))
     inputs = list(dict.fromkeys(inputs))

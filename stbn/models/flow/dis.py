@@ -3,7 +3,7 @@
 DIS runs on 8-bit grey frames on the CPU; noisy frames are clipped to [0, 1], converted to luma
 (Rec. 601 weights on RGB) and rounded. It has no trainable parameters, so flow refinement by
 distillation does not apply; its refinement variant re-estimates the flow on pseudo-clean frames
-(see :mod:`stbn.distill` and ``docs/flow.md``).
+(see :mod:`stbn.training.distill` and ``docs/flow.md``).
 
 Preset and pre-smoothing were chosen by measurement (``benchmarks/flow_accuracy.py``, numbers in
 ``docs/flow.md``): mean end-point error in the interior (16 px margin) over six translations

@@ -3,7 +3,7 @@
 sRGB (Set8/DAVIS layout): the first ``max_frames`` frames of each sequence in sorted order, noise
 ``N(0, (sigma/255)^2)`` from a seed-0 generator per sequence, unclipped (or given noisy frames).
 Raw (CRVD layout): clean ground truth and the real capture ``noisy0`` of each scene at one ISO.
-Each sequence is denoised in one pass and scored per frame (:func:`stbn.metrics.frame_metrics`).
+Each sequence is denoised in one pass and scored per frame (:func:`stbn.evaluation.metrics.frame_metrics`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stbn.config import InferConfig, SpeedConfig
+from stbn.config import ExperimentConfig, unit_sigma
 from stbn.data.io import list_sequences, read_sequence
 from stbn.data.noise import add_awgn_test
 from stbn.data.raw import crvd_scenes, read_crvd_sequence
+from stbn.engine import denoise
 from stbn.errors import StbnError
-from stbn.infer import denoise_clip
-from stbn.metrics import frame_metrics
-from stbn.models import STBN
+from stbn.evaluation.metrics import frame_metrics
+from stbn.models.registry import Denoiser
 
 
 @dataclass
@@ -51,7 +51,7 @@ def srgb_test_sequences(
             if noisy.shape != clean.shape:
                 where = Path(noisy_root) / folder.name
                 raise StbnError(f"{where}: noisy frames {noisy.shape} do not match clean {clean.shape}")
-        yield EvalSequence(folder.name, clean, noisy, sigma_255 / 255.0)
+        yield EvalSequence(folder.name, clean, noisy, unit_sigma(sigma_255))
 
 
 def raw_test_sequences(root: str | Path, iso: int, max_frames: int = 7) -> Iterator[EvalSequence]:
@@ -65,13 +65,12 @@ def raw_test_sequences(root: str | Path, iso: int, max_frames: int = 7) -> Itera
         yield EvalSequence(f"scene{scene}", clean, noisy, None, {"iso": iso})
 
 
-def denoise_sequence(
-    net: STBN, seq: EvalSequence, infer: InferConfig | None = None, speed: SpeedConfig | None = None
-) -> np.ndarray:
-    """Denoise a whole test sequence in one pass: ``(T, H, W, C)`` float32 in [0, 1]; ``infer``/``speed``
-    as for :func:`stbn.infer.denoise_clip` (default: whole clip, fp32)."""
-    noisy = torch.from_numpy(np.ascontiguousarray(seq.noisy)).permute(0, 3, 1, 2)
-    return denoise_clip(net, noisy, seq.sigma, infer=infer, speed=speed).permute(0, 2, 3, 1).contiguous().numpy()
+def denoise_sequence(net: Denoiser, seq: EvalSequence, cfg: ExperimentConfig) -> np.ndarray:
+    """Denoise a whole test sequence in one pass as ``cfg`` says (its ``infer`` and ``speed`` sections, flow
+    re-estimation): ``(T, H, W, C)`` float32 in [0, 1]. Used by ``stbn evaluate`` and by validation."""
+    frames = (torch.from_numpy(f).permute(2, 0, 1)[None] for f in np.ascontiguousarray(seq.noisy))
+    den = denoise(net, frames, seq.sigma, cfg.infer, cfg.speed, reestimate_flows=cfg.flow.reestimates)
+    return np.stack([d[0].permute(1, 2, 0).cpu().numpy() for d in den])
 
 
 def score_sequence(seq: EvalSequence, denoised: np.ndarray, kind: str) -> list[dict[str, object]]:

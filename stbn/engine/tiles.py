@@ -2,24 +2,22 @@
 
 The frame is cut into a grid of *cores*; each core is denoised inside a *window* that extends it by
 ``overlap`` pixels on every side (clipped at the frame border), and only the core is kept. Every tile
-runs the whole clip through the streaming path (:mod:`stbn.streaming`) with the flows of the full frame,
-cropped; the outputs are assembled frame by frame. Window origins are multiples of 4, so SRFE's 4x4
-patch-unshuffle grid lines up with the untiled one, and a tile differs from the untiled result only
-through what lies beyond its window: the receptive field of one frame is about +-100 px at paper width
-and grows with every recurrent step, but its weight decays fast (``docs/performance.md``).
+is one run over a crop of the view (:mod:`stbn.engine.runs`) with the view's flows, cropped; the outputs
+are assembled frame by frame. Window origins are multiples of 4, so SRFE's 4x4 patch-unshuffle grid lines
+up with the untiled one, and a tile differs from the untiled result only through what lies beyond its
+window: the receptive field of one frame is about +-100 px at paper width and grows with every recurrent
+step, but its weight decays fast (``docs/performance.md``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from stbn import speed
-from stbn.models.network import STBN
-from stbn.streaming import Crop, ingest, stream_stored
+from stbn.engine.clip import Crop, View
+from stbn.engine.stores import Storage
 
 ALIGN = 4
 
@@ -64,46 +62,28 @@ def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     ]
 
 
-def stream_tiled(
-    net: STBN,
-    frames: Iterable[torch.Tensor],
-    noise_map: torch.Tensor | float | None = None,
-    flows: tuple[torch.Tensor, torch.Tensor] | None = None,
-    *,
-    tile: int,
-    overlap: int,
-    spill: bool = True,
-    spill_dir: str | Path | None = None,
-    segment: int = 0,
-    precision: speed.Precision = "fp32",
-    channels_last: bool = False,
-    time_ensemble: bool = False,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """:func:`stbn.streaming.stream_outputs` tile by tile: same arguments and yields, plus ``tile`` (core
-    side in pixels) and ``overlap`` (context on each side). Outputs are yielded once every tile has
-    run; each tile's cores wait in a store (on disk with ``spill``)."""
-    speed.check_precision(precision, next(net.parameters()).device)
-    clip = ingest(net, frames, flows, spill=spill, spill_dir=spill_dir)
+def tiled(
+    run: Callable[[View], Iterator[torch.Tensor]], view: View, tile: int, overlap: int, storage: Storage
+) -> Iterator[torch.Tensor]:
+    """The outputs of ``run`` (per-frame ``(N, out_channels, h, w)`` of a view) over ``view``, tile by tile:
+    each tile's cores wait in a store of ``storage``; frames are assembled and yielded once every tile has
+    run. ``tile`` is the core side in pixels, ``overlap`` the context on each side."""
+    tiles = tile_grid(*view.size, tile, overlap)
     stores = []
     try:
-        tiles = tile_grid(*clip.size, tile, overlap)
         for tl in tiles:
-            store = clip.new_store()
+            store = storage.new()
             stores.append(store)
-            runs = stream_stored(net, clip, noise_map, segment=segment, precision=precision,
-                                 channels_last=channels_last, crop=tl.window, time_ensemble=time_ensemble)
-            for t, (_, out) in enumerate(runs):
+            for t, out in enumerate(run(view.cropped(tl.window))):
                 store.put(t, out[..., tl.inner[0], tl.inner[1]])
-        for t in range(clip.length):
-            noisy = clip.frames.get(t)
+        for t in range(view.length):
             out = None
             for tl, store in zip(tiles, stores):
                 core = store.get(t)
                 if out is None:
-                    out = core.new_empty(*core.shape[:-2], *clip.size)
+                    out = core.new_empty(*core.shape[:-2], *view.size)
                 out[..., tl.core[0], tl.core[1]] = core
-            yield noisy, out
+            yield out
     finally:
         for store in stores:
             store.close()
-        clip.close()

@@ -1,7 +1,8 @@
-"""Indexed stores of equally-shaped tensors, in memory or spilled to a file on disk.
+"""Indexed stores of equally-shaped tensors, in memory or spilled to a file on disk, and the
+:class:`Storage` that makes (and finally closes) every store of one denoising call.
 
-The streaming inference keeps per-frame tensors (noisy frames, flows, recurrent states, outputs) in
-one of these so that resident memory does not grow with the clip length. The disk store writes raw
+The engine keeps per-frame tensors (noisy frames, flows, recurrent states, outputs, estimates) in these,
+so that with spilling resident memory does not grow with the clip length. The disk store writes raw
 bytes with ordinary file I/O (not ``mmap``), so read pages land in the OS cache, not in the process's
 resident set.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -94,3 +96,50 @@ class DiskStore:
     def close(self) -> None:
         """Delete the file."""
         self._file.close()
+
+
+@dataclass
+class ReversedStore:
+    """Read-only view of ``store`` with index ``i`` mapped to ``last - i``."""
+
+    store: TensorStore
+    last: int
+
+    def put(self, i: int, x: torch.Tensor) -> None:
+        """Views are read-only."""
+        raise TypeError("a reversed view of a store is read-only")
+
+    def get(self, i: int) -> torch.Tensor:
+        """The tensor stored under ``last - i``."""
+        return self.store.get(self.last - i)
+
+    def close(self) -> None:
+        """Nothing to release: the viewed store belongs to its maker."""
+
+
+@dataclass
+class Storage:
+    """Makes the stores of one denoising call, all of one kind: a temporary file each in ``directory``
+    (None: the system temp folder) with ``spill``, else memory. Stores with a short life are closed by
+    their user; :meth:`close` closes whatever is left."""
+
+    device: torch.device
+    spill: bool = False
+    directory: str | Path | None = None
+    _made: list[TensorStore] = field(default_factory=list)
+
+    def new(self) -> TensorStore:
+        """An empty store of this kind."""
+        store: TensorStore = DiskStore(self.device, self.directory) if self.spill else MemoryStore()
+        self._made.append(store)
+        return store
+
+    def sibling(self) -> Storage:
+        """A new, empty storage of the same kind (for stores with a shorter life, closed together)."""
+        return Storage(self.device, self.spill, self.directory)
+
+    def close(self) -> None:
+        """Close every store made here."""
+        for store in self._made:
+            store.close()
+        self._made.clear()

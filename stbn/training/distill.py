@@ -14,8 +14,7 @@ is the student's only training signal.
 
 Estimators without trainable parameters (``dis``, ``none``) cannot be distilled: the loss is zero.
 The refinement variant of ``dis`` re-estimates the flow on the pseudo-clean mean of a first pass
-instead; that is a property of the model (:attr:`stbn.models.network.STBN.reestimate_flow`, run by
-:func:`stbn.infer.propagation_flows`), not of this loss.
+instead; that is pipeline policy chosen by the config (:mod:`stbn.engine.flows`), not this loss.
 """
 
 from __future__ import annotations
@@ -110,6 +109,7 @@ class FlowDistillation:
 
 
 def denoiser_parameters(net: nn.Module) -> list[nn.Parameter]:
-    """Trainable parameters of an STBN outside its flow estimator ``net.flow`` (the main group)."""
-    flow_ids = {id(p) for p in net.flow.parameters()}
+    """Trainable parameters of a network outside its flow estimator ``net.flow`` if it has one (the main
+    group)."""
+    flow_ids = {id(p) for p in net.flow.parameters()} if hasattr(net, "flow") else set()
     return [p for p in trainable_parameters(net) if id(p) not in flow_ids]

@@ -5,24 +5,27 @@ and much longer on a busy machine). Reading the frames, estimating the noise lev
 before fitting and are subtracted as measured; the final inference (flows plus the bidirectional pass)
 and writing happen after it and are reserved from an estimate: a timed pass of the untrained model over
 the first frames, scaled to the clip length, with a safety factor; the sample passes count as time spent.
-The final pass's shift ensemble (``infer.shift_ensemble`` k: k*k whole-clip passes) is the configured one
-only when it fits in a fraction of the budget, else it is halved until it does: at short budgets a minute
-of fitting is worth more than the ensemble (docs/fitting.md). What is left is the fitting budget
-(:func:`stbn.train.fit`, whose own clock includes its one-off flow estimation).
+The final pass's shift ensemble (``infer.shift_ensemble`` k: k*k passes) is the configured one only when
+it fits in a fraction of the budget, else it is halved until it does: at short budgets a minute of fitting
+is worth more than the ensemble (docs/fitting.md). What is left is the fitting budget
+(:func:`stbn.training.fit.fit`, whose own clock includes its one-off flow estimation). :func:`plan` does
+it all.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from stbn.config import InferConfig, SpeedConfig
+from stbn.config import ExperimentConfig, InferConfig
+from stbn.engine import denoise
 from stbn.errors import StbnError
-from stbn.infer import denoise_clip
-from stbn.models import STBN
+from stbn.models.registry import Denoiser
 
 SAMPLE_FRAMES = 2
 """Frames of the timed pass that estimates the final inference."""
@@ -50,22 +53,17 @@ def process_start() -> float:
     return time.monotonic() - max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
-def inference_seconds(
-    net: STBN,
-    noisy: torch.Tensor,
-    sigma: float | None,
-    infer: InferConfig | None = None,
-    speed: SpeedConfig | None = None,
-) -> float:
+def inference_seconds(net: Denoiser, noisy: torch.Tensor, sigma: float | None, cfg: ExperimentConfig) -> float:
     """Estimated wall time of denoising ``noisy`` ``(T, C, H, W)`` with one window of the shift ensemble
     (then writing it), from a timed pass over its first frames after a warm-up pass over the first one;
-    ``infer`` (its ``shift_ensemble`` aside) and ``speed`` as for :func:`stbn.infer.denoise_clip`, so the
-    timed path is the final pass's."""
-    one = (infer or InferConfig()).model_copy(update={"shift_ensemble": 1})
+    denoised as ``cfg`` says (its ``infer.shift_ensemble`` aside), so the timed path is the final pass's."""
+    one = cfg.infer.model_copy(update={"shift_ensemble": 1})
     k = min(SAMPLE_FRAMES, noisy.shape[0])
-    denoise_clip(net, noisy[:1], sigma, infer=one, speed=speed)
-    start = time.monotonic()
-    denoise_clip(net, noisy[:k], sigma, infer=one, speed=speed)
+    for sample in (noisy[:1], noisy[:k]):  # a warm-up pass, then the timed one
+        start = time.monotonic()
+        frames = sample.unsqueeze(1).unbind(0)
+        for _ in denoise(net, frames, sigma, one, cfg.speed, reestimate_flows=cfg.flow.reestimates):
+            pass
     return SAFETY * (time.monotonic() - start) * noisy.shape[0] / k
 
 
@@ -93,3 +91,22 @@ def fitting_minutes(total_minutes: float, elapsed_seconds: float, reserve_second
             "minutes; give a larger budget"
         )
     return left / 60.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How ``stbn denoise --fit-minutes`` spends its minutes: ``cfg`` with the final pass's ``infer`` (the
+    shift ensemble the budget allows) and the ``minutes`` left for fitting."""
+
+    cfg: ExperimentConfig
+    minutes: float
+
+
+def plan(net: Denoiser, cfg: ExperimentConfig, noisy: np.ndarray, sigma: float | None, total_minutes: float) -> Budget:
+    """The budget of fitting ``net`` on ``noisy`` ``(T, H, W, C)`` (``sigma`` on the [0, 1] scale) within
+    ``total_minutes`` counted from the start of the process: the final pass is timed on its own path, its
+    shift ensemble chosen, and what is left (margins aside) is for fitting."""
+    window = inference_seconds(net, torch.from_numpy(noisy).permute(0, 3, 1, 2), sigma, cfg)
+    infer, reserve = budget_ensemble(cfg.infer, window, total_minutes)
+    minutes = fitting_minutes(total_minutes, time.monotonic() - process_start(), reserve)
+    return Budget(cfg.model_copy(update={"infer": infer}), minutes)

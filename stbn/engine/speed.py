@@ -69,7 +69,7 @@ def _warn_once(key: str, message: str) -> None:
 def check_precision(precision: str, device: torch.device) -> None:
     """Raise a user error for an unknown precision or one the device cannot run fast."""
     if precision == "auto":
-        raise StbnError("precision auto must be resolved first (stbn.speed.resolve)")
+        raise StbnError("precision auto must be resolved first (stbn.engine.speed.resolve)")
     if precision not in PRECISIONS:
         raise StbnError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type == "cpu":
@@ -85,11 +85,6 @@ def autocast(precision: Precision, device: torch.device) -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=_DTYPES[precision]):
         yield
-
-
-def to_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """A 4-D ``(N, C, H, W)`` tensor in the requested memory format (unchanged values and shape)."""
-    return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
 def prepare_model(net: nn.Module, channels_last: bool) -> nn.Module:
