@@ -14,6 +14,9 @@ A protocol question (``kind: protocol``, not a claim of the paper) names the bet
 A trained arm with one seed takes the seed spread measured at this run's budget on the models that
 have two or more seeds (pooled per kind of noise level, sigma or ISO). Figure 4's claims are measured
 on warped unit Gaussian noise, one paired difference per noise seed.
+
+About 310 lines: reading the run's per-frame files, pairing arms and the verdict rule are one pipeline
+(the interval arithmetic is :mod:`stbn.report.intervals`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ weight loading only from a local file: nothing is downloaded (STBN_SPEC.md secti
   of 64, runs the network on all adjacent pairs at once and rescales the flow back to pixels.
 - :func:`load_pwc_state_dict` reads ``network-default.pytorch`` (the sniklaus key format) or our own
   format and returns a state dict for :class:`PWCNet`.
+
+About 320 lines: the network (pyramid extractor, five decoders, refiner) and the loader of its one
+weights format belong together; splitting them would put the key names in two places.
 """
 
 from __future__ import annotations
