@@ -5,7 +5,7 @@ every arm trains through :class:`stbn.training.trainer.Trainer` on the same batc
 and seed: the embedded training shots unless ``data.train_root`` is set), steps of the arms taking turns,
 so a busy machine slows them alike. Printed per arm: median and mean wall seconds per step after the
 warm-up steps, process CPU seconds per step, the denoiser's parameters. The defaults are the default run's
-Table 1 settings (``config.yaml``, experiment ``main`` at sigma 30) with its two variants, STBN with DIS
+Table 1 settings (``config.yaml``, experiment ``main``: one model over sigma 10-50) with its two variants, STBN with DIS
 flows and UDVD at the STBN model's parameter count:
 
     .venv/bin/python benchmarks/method_step.py --steps 20
@@ -14,8 +14,6 @@ flows and UDVD at the STBN model's parameter count:
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -24,28 +22,20 @@ import torch
 
 from stbn.config import apply_overrides, load_config
 from stbn.data.clips import TrainingClips
+from stbn.hardware import machine_line
 from stbn.models.registry import build_model
 from stbn.training.rng import seed_everything
 from stbn.training.run import load_training_sequences
 from stbn.training.trainer import Trainer
 
-MAIN = ["flow.estimator=dis", "data.crop=48", "data.clip_length=5", "data.sigma=30", "train.iterations=300",
-        "train.milestones=[200, 250]"]
+MAIN = ["model.num_channels=24", "model.srfe_features=48", "flow.estimator=dis", "data.crop=48", "data.clip_length=6",
+        "data.temporal_stride=1", "data.batch_size=2", "data.sigma=[10, 50]"]
 ARMS = ["stbn=", "udvd=method=udvd,flow.estimator=none,udvd.width=16,udvd.triplet_features=16"]
-
-
-def cpu_name() -> str:
-    """The CPU model from ``/proc/cpuinfo`` (else the platform's processor string)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default="configs/default-srgb.yaml", help="base stbn config of every arm")
+    p.add_argument("--config", default="default-srgb", help="base stbn config of every arm")
     p.add_argument("--set", dest="sets", action="append", help=f"common override (default: {' '.join(MAIN)})")
     p.add_argument("--arm", action="append", help="NAME=KEY=VALUE,KEY=VALUE (default: stbn and udvd as config.yaml)")
     p.add_argument("--steps", type=int, default=20, help="timed steps per arm")
@@ -81,8 +71,8 @@ def main() -> None:
                     wall[name].append(time.perf_counter() - w)
                     cpu[name].append(time.process_time() - c)
     d = common.data
-    print(f"{cpu_name()}, {os.cpu_count()} logical CPUs, {args.threads} torch thread(s), load average before "
-          f"the end {os.getloadavg()[0]:.1f}; batch {d.batch_size} x {d.clip_length} frames of {d.crop}x{d.crop}, "
+    print(machine_line())
+    print(f"batch {d.batch_size} x {d.clip_length} frames of {d.crop}x{d.crop}, "
           f"{args.steps} timed steps per arm after {args.warmup}, interleaved")
     for name, cfg in arms.items():
         print(f"{name:>8}: {statistics.median(wall[name]):.3f} s/step median, {statistics.mean(wall[name]):.3f} "

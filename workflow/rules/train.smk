@@ -21,6 +21,8 @@ rule train:
         "results/benchmarks/train/{experiment}/{variant}/{level}/seed{seed}.tsv"
     wildcard_constraints:
         experiment=names_of_kind("srgb"),
+    # training jobs first: the long ones then overlap the short baselines and evaluations
+    priority: 1
     conda:
         "../../envs/stbn.yaml"
     threads: res("train", "threads")
