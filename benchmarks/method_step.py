@@ -1,12 +1,13 @@
 """Wall time per training step of two or more methods (or any configs), interleaved in one process.
 
 Each arm is ``--config`` with the common ``--set`` overrides and its own (``--arm NAME=KEY=VALUE,...``);
-every arm trains through :class:`stbn.training.trainer.Trainer` on the same batches (same data settings
-and seed: the embedded training shots unless ``data.train_root`` is set), steps of the arms taking turns,
-so a busy machine slows them alike. Printed per arm: median and mean wall seconds per step after the
-warm-up steps, process CPU seconds per step, the denoiser's parameters. The defaults are the default run's
-Table 1 settings (``config.yaml``, experiment ``main``: one model over sigma 10-50) with its two variants, STBN with DIS
-flows and UDVD at the STBN model's parameter count:
+every arm trains through :class:`stbn.training.trainer.Trainer` on batches drawn with the same seed from
+the same clips (the embedded training shots unless ``data.train_root`` is set) at its own crop, clip
+length and batch size, steps of the arms taking turns, so a busy machine slows them alike. Printed per
+arm: median and mean wall seconds per step after the warm-up steps, process CPU seconds per step, the
+denoiser's parameters. The defaults are the default run's Table 1 settings (``config.yaml``, experiment
+``main``: one model over sigma 10-50) with its two variants, STBN with DIS flows and UDVD at the STBN
+model's parameter count on 96x96 crops, batch 1:
 
     .venv/bin/python benchmarks/method_step.py --steps 20
 """
@@ -30,7 +31,10 @@ from stbn.training.trainer import Trainer
 
 MAIN = ["model.num_channels=24", "model.srfe_features=48", "flow.estimator=dis", "data.crop=48", "data.clip_length=6",
         "data.temporal_stride=1", "data.batch_size=2", "data.sigma=[10, 50]"]
-ARMS = ["stbn=", "udvd=method=udvd,flow.estimator=none,udvd.width=16,udvd.triplet_features=16"]
+ARMS = [
+    "stbn=",
+    "udvd=method=udvd,flow.estimator=none,udvd.width=16,udvd.triplet_features=16,data.crop=96,data.batch_size=1",
+]
 
 
 def main() -> None:
@@ -54,30 +58,31 @@ def main() -> None:
             from stbn.data.embedded import materialise
 
             common = apply_overrides(common, [f"data.train_root={materialise(tmp)['embedded-srgb-train']}"])
-        clips = TrainingClips.from_config(common.data, load_training_sequences(common), common.train.seed)
-        trainers = {}
-        for name, cfg in arms.items():
+        sequences = load_training_sequences(common)
+        trainers, clips = {}, {}
+        for name, cfg in arms.items():  # an arm's own crop, clip length and batch size; the same seed
+            clips[name] = TrainingClips.from_config(cfg.data, sequences, common.train.seed)
             seed_everything(cfg.train.seed)
             trainers[name] = Trainer(cfg, build_model(cfg))
         wall: dict[str, list[float]] = {n: [] for n in arms}
         cpu: dict[str, list[float]] = {n: [] for n in arms}
         for step in range(args.warmup + args.steps):
-            batch = clips.batch(step)
             order = list(arms)[step % len(arms):] + list(arms)[: step % len(arms)]
             for name in order:
+                batch = clips[name].batch(step)
                 w, c = time.perf_counter(), time.process_time()
                 trainers[name].step(batch, step)
                 if step >= args.warmup:
                     wall[name].append(time.perf_counter() - w)
                     cpu[name].append(time.process_time() - c)
-    d = common.data
     print(machine_line())
-    print(f"batch {d.batch_size} x {d.clip_length} frames of {d.crop}x{d.crop}, "
-          f"{args.steps} timed steps per arm after {args.warmup}, interleaved")
+    print(f"{args.steps} timed steps per arm after {args.warmup}, interleaved")
     for name, cfg in arms.items():
+        d = cfg.data
         print(f"{name:>8}: {statistics.median(wall[name]):.3f} s/step median, {statistics.mean(wall[name]):.3f} "
               f"mean, {statistics.mean(cpu[name]):.3f} CPU s/step; method {cfg.method}, flow {cfg.flow.estimator}, "
-              f"{trainers[name].net.num_parameters():,} parameters")
+              f"{trainers[name].net.num_parameters():,} parameters, batch {d.batch_size} x {d.clip_length} "
+              f"frames of {d.crop}x{d.crop}")
 
 
 if __name__ == "__main__":
