@@ -1,18 +1,22 @@
 """Training speed: seconds per step and the loss curve of the speed switches against the fp32 eager reference.
 
-Paper width (64 channels; ``--width`` for smoke runs), batch 1, T = 8, 96x96 crops of real photographs
-(scikit-image's bundled stills, panned 2 px right and 1 px down per frame) with fresh AWGN sigma 30/255
-per step, Adam 3e-4 and gradient clipping 1.0 (the paper recipe, through :class:`stbn.training.trainer.Trainer`).
-Flows come from the ``--flow`` estimator inside every step (default PWC-Net with random weights, frozen,
-as the published code aligns with PWC-Net; random flows are non-zero, so the alignment runs), the same for
-every variant. Every variant starts from the same weights and sees the same batches; steps of the
-variants are interleaved, so a busy machine slows all of them alike (process CPU seconds are printed too:
-a shared machine slows wall time unevenly). A variant whose step fails (e.g. a non-finite loss or gradient
-norm) is reported as failed with the step and the message, and the others go on. Peak memory is measured
-per variant in its own process (``--memory``): baseline (interpreter, torch and the model, before the first
-step), peak (``VmHWM``) and peak minus baseline.
+The ``--preset`` recipe and network (default ``paper-srgb``: width 64, ``--width`` for smoke runs), batch 1, T
+= 8, 96x96 crops of real photographs (scikit-image's bundled stills, panned 2 px right and 1 px down per
+frame) with fresh AWGN sigma 30/255 per step, and the preset's optimiser settings (paper: Adam 3e-4, gradient
+clipping 1.0), through :class:`stbn.training.trainer.Trainer`. Flows come from the ``--flow`` estimator inside
+every step (default PWC-Net with random weights, frozen, as the published code aligns with PWC-Net; random
+flows are non-zero, so the alignment runs), the same for every variant. Every variant starts from the same
+weights and sees the same batches; steps of the variants are interleaved, so a busy machine slows all of them
+alike; ``comp`` variants compile the network (``speed.compile``) in their first step, which the medians leave
+out and the table prints apart (process CPU seconds are printed too: a shared machine slows wall time
+unevenly). A variant whose step fails (e.g. a non-finite loss or gradient norm) is reported as failed with the
+step and the message, and the others go on. Peak memory is measured per variant in its own process
+(``--memory``): baseline (interpreter, torch and the model, before the first step), peak (``VmHWM``) and peak
+minus baseline.
 
     .venv/bin/python benchmarks/bench_train.py              # 50 steps, roughly 15 min on 2 idle cores
+    .venv/bin/python benchmarks/bench_train.py --preset cpu-fit --batch 2 --frames 6 --size 64 \
+        --variants fp32 "fp32 comp" bf16 "bf16 comp" auto    # the fitting model, compiled or not
     .venv/bin/python benchmarks/bench_train.py --steps 2 --width 4 --size 32 --frames 3    # smoke run
 
 Acceptance (issue 8):
@@ -35,21 +39,23 @@ import time
 
 import numpy as np
 import torch
-from _common import SIGMA, STILLS, add_flow_argument, model_description, peak_rss_mb, random_model, rss_mb
+from _common import SIGMA, STILLS, add_flow_argument, model_description, peak_rss_mb, rss_mb
 
-from stbn.config import SpeedConfig, preset
+from stbn.config import ExperimentConfig, SpeedConfig, load_config
 from stbn.data.clips import Batch
 from stbn.errors import StbnError
 from stbn.hardware import machine_line
-from stbn.models import STBN
+from stbn.models.registry import Denoiser, build_model
 from stbn.training.trainer import Trainer
 
 PUBLISHED = "published code (PWC-Net included), batch 1, T=8, 96x96, paper width: 5.7 s/step, 3.9 GB peak"
 VARIANTS = {
-    "fp32": SpeedConfig(precision="fp32", channels_last=False),
-    "fp32 CL": SpeedConfig(precision="fp32", channels_last=True),
-    "bf16": SpeedConfig(precision="bf16", channels_last=False),
-    "bf16 CL": SpeedConfig(precision="bf16", channels_last=True),
+    "fp32": SpeedConfig(precision="fp32", channels_last=False, compile=False),
+    "fp32 CL": SpeedConfig(precision="fp32", channels_last=True, compile=False),
+    "fp32 comp": SpeedConfig(precision="fp32", channels_last=False, compile=True),
+    "bf16": SpeedConfig(precision="bf16", channels_last=False, compile=False),
+    "bf16 CL": SpeedConfig(precision="bf16", channels_last=True, compile=False),
+    "bf16 comp": SpeedConfig(precision="bf16", channels_last=False, compile=True),
     "auto": SpeedConfig(),
 }
 
@@ -66,19 +72,29 @@ def pan(t_len: int, size: int, step: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(frames).astype(np.float32) / 255.0).permute(0, 3, 1, 2).unsqueeze(0)
 
 
-def batch(step: int, t_len: int, size: int) -> Batch:
-    """The step's batch: the same for every variant."""
-    clean = pan(t_len, size, step)
+def batch(step: int, args: argparse.Namespace) -> Batch:
+    """The step's ``(batch, T, 3, size, size)`` batch: the same for every variant."""
+    clean = torch.cat([pan(args.frames, args.size, step * args.batch + i) for i in range(args.batch)])
     g = torch.Generator().manual_seed(step)
     noisy = clean + SIGMA * torch.randn(clean.shape, generator=g)
-    return Batch(clean=clean, noisy=noisy, sigma=torch.full((1, 1, 1, 1, 1), SIGMA))
+    return Batch(clean=clean, noisy=noisy, sigma=torch.full((args.batch, 1, 1, 1, 1), SIGMA))
 
 
-def trainer(name: str, net: STBN) -> Trainer:
-    """The paper recipe's trainer of ``net`` with the variant's speed switches."""
-    cfg = preset("paper-srgb")
-    cfg = cfg.model_copy(update={"speed": VARIANTS[name]})
-    return Trainer(cfg, net)
+def recipe(args: argparse.Namespace) -> ExperimentConfig:
+    """The preset's recipe with the benchmark's width and flow estimator."""
+    overrides = [f"flow.estimator={args.flow}"] + ([f"model.num_channels={args.width}"] if args.width else [])
+    return load_config(args.preset, overrides)
+
+
+def model(args: argparse.Namespace) -> Denoiser:
+    """The preset's network with seed-0 random weights (PWC-Net randomly initialised: no weights file read)."""
+    torch.manual_seed(0)
+    return build_model(recipe(args), flow_weights=False)
+
+
+def trainer(name: str, net: Denoiser, args: argparse.Namespace) -> Trainer:
+    """The preset recipe's trainer of ``net`` with the variant's speed switches."""
+    return Trainer(recipe(args).model_copy(update={"speed": VARIANTS[name]}), net)
 
 
 def failure(step: int, exc: StbnError) -> str:
@@ -89,12 +105,12 @@ def failure(step: int, exc: StbnError) -> str:
 def memory_worker(name: str, args: argparse.Namespace, steps: int) -> dict:
     """Baseline and peak resident memory of ``steps`` training steps of one variant (run in a fresh process);
     ``failed`` if a step raised."""
-    tr = trainer(name, random_model(args.width, args.flow))
+    tr = trainer(name, model(args), args)
     baseline = rss_mb()
     result: dict = {"baseline_mb": baseline}
     for i in range(steps):
         try:
-            tr.step(batch(i, args.frames, args.size), i)
+            tr.step(batch(i, args), i)
         except StbnError as exc:
             result["failed"] = failure(i, exc)
             break
@@ -110,8 +126,9 @@ def print_memory(args: argparse.Namespace, names: list[str]) -> None:
     """Run :func:`memory_worker` for each variant in its own process and print its memory."""
     print(f"\n{'variant':<10} {'peak MB':>8} {'base MB':>8} {'peak-base':>9}  (3 steps, own process)")
     for name in names:
-        cmd = [sys.executable, __file__, "--memory-worker", name, "--frames", str(args.frames), "--size",
-               str(args.size), "--threads", str(args.threads), "--width", str(args.width), "--flow", args.flow]
+        cmd = [sys.executable, __file__, "--memory-worker", name, "--preset", args.preset, "--frames",
+               str(args.frames), "--size", str(args.size), "--batch", str(args.batch), "--threads",
+               str(args.threads), "--width", str(args.width), "--flow", args.flow]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode:
             print(f"{name:<10} FAILED: worker exited with {proc.returncode}: {proc.stderr.strip()[-500:]}")
@@ -124,9 +141,11 @@ def print_memory(args: argparse.Namespace, names: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--preset", default="paper-srgb", help="the recipe and network (e.g. cpu-fit)")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=96)
-    parser.add_argument("--width", type=int, default=64, help="state channels (paper: 64)")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--width", type=int, default=0, help="state channels (0: the preset's; paper: 64)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", nargs="+", default=["fp32", "fp32 CL", "bf16 CL", "auto"], choices=list(VARIANTS),
                         help="the first is the reference")
@@ -138,18 +157,20 @@ def main() -> None:
     if args.memory_worker:
         print(json.dumps(memory_worker(args.memory_worker, args, 3)))
         return
-    print(f"# bench_train: batch 1, T={args.frames}, {args.size}x{args.size}, sigma 30, {args.threads} threads, "
-          f"{args.steps} steps, variants interleaved per step\n"
-          f"# model: {model_description(None, args.width, args.flow)}\n# {PUBLISHED}\n# {machine_line()}")
-    net = random_model(args.width, args.flow)
-    trainers = {name: trainer(name, copy.deepcopy(net)) for name in args.variants}
+    net = model(args)
+    width = recipe(args).model.num_channels
+    print(f"# bench_train: {args.preset} recipe, batch {args.batch}, T={args.frames}, {args.size}x{args.size}, "
+          f"sigma 30, {args.threads} threads, {args.steps} steps, variants interleaved per step\n"
+          f"# model: {model_description(None, width, args.flow)}, {net.num_parameters()} parameters\n"
+          f"# {PUBLISHED}\n# {machine_line()}")
+    trainers = {name: trainer(name, copy.deepcopy(net), args) for name in args.variants}
     losses: dict[str, list[float]] = {n: [] for n in trainers}
     times: dict[str, list[float]] = {n: [] for n in trainers}
     cpu: dict[str, list[float]] = {n: [] for n in trainers}
     failed: dict[str, str] = {}
     print("step " + " ".join(f"{n:>12}" for n in trainers) + "   (loss; seconds)")
     for i in range(args.steps):
-        b = batch(i, args.frames, args.size)
+        b = batch(i, args)
         for name, tr in trainers.items():
             if name in failed:
                 continue
@@ -170,6 +191,8 @@ def main() -> None:
     ref = args.variants[0]
     lr = np.array(losses[ref])
     noise = float(np.std(np.diff(lr[len(lr) // 2 :]))) if len(lr) > 3 else float("nan")
+    print("\nfirst step (compiling where compiled), s: " + ", ".join(
+        f"{n} {times[n][0]:.1f}" for n in trainers if times[n]))
     print(f"\n{'variant':<10} {'s/step':>8} {'speed-up':>8} {'cpu s':>7} {'cpu x':>6} {'mean loss':>10} "
           f"{'last-10 mean':>12} {'mean|dloss|':>11} {'max|dloss|':>10}  (step-to-step loss std, 2nd half, of {ref}: "
           f"{noise:.5f})")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import shutil
 from pathlib import Path
 
 import torch
@@ -62,6 +63,20 @@ def native_bf16(device: torch.device) -> bool:
     return capability is not None and capability(device)[0] >= 8
 
 
+def inductor_trains(device: torch.device) -> bool:
+    """Whether ``torch.compile`` (inductor) is known to train the network right and faster on ``device``.
+
+    On the CPU: torch's vector code is AVX-512 (``ATEN_CPU_CAPABILITY`` caps it, and inductor follows) and
+    a C++ compiler is on the path. With AVX2 vector code, inductor of torch 2.13 gave NaN outputs in the
+    training graph of the ``cpu-fit`` network at T=6 (right at T<=5, and with scalar or AVX-512 code);
+    CUDA was not measured (docs/performance.md).
+    """
+    if device.type != "cpu":
+        return False
+    compiler = os.environ.get("CXX") or "g++"
+    return torch.backends.cpu.get_cpu_capability().startswith("AVX512") and shutil.which(compiler) is not None
+
+
 def describe() -> dict[str, object]:
     """The facts every benchmark prints: CPU model, torch's CPU capability, bf16 support, threads, load."""
     return {
@@ -69,6 +84,7 @@ def describe() -> dict[str, object]:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "onednn_max_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL"),
         "native_bf16": native_bf16(torch.device("cpu")),
+        "inductor_trains": inductor_trains(torch.device("cpu")),
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "load_1min": round(os.getloadavg()[0], 2),

@@ -5,6 +5,7 @@ the library's functions use when given no speed config); a config's ``auto`` pic
 (:func:`resolve`). Measured effects per machine kind are in ``docs/performance.md``.
 
 - ``channels_last``: weights and activations in NHWC, so oneDNN convolutions skip their layout reorders.
+- ``compile``: ``torch.compile`` (inductor) of the network for training steps.
 - ``precision``: ``"bf16"`` or ``"fp16"`` autocast around the network (never around the flow estimator
   or the float64 likelihood/posterior); ``"fp16"`` is for accelerators only.
 """
@@ -26,7 +27,7 @@ from stbn.errors import StbnError
 Precision = Literal["fp32", "bf16", "fp16"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-REFERENCE = SpeedConfig(precision="fp32", channels_last=False)
+REFERENCE = SpeedConfig(precision="fp32", channels_last=False, compile=False)
 # the paper-width network, 128x128 streaming, 1 thread, oneDNN capped at AVX2 on an AVX512-BF16 EPYC
 # (docs/performance.md); an AVX2-only EPYC measured 7x for a whole inference with PWC-Net
 EMULATED_BF16_COST = "about 5x slower than fp32"
@@ -40,8 +41,9 @@ def resolve(cfg: SpeedConfig, device: torch.device, training: bool = False) -> S
     -> on with a reduced precision for inference, off with fp32 (no gain on AVX-512, slower on AVX2) and off
     for training: oneDNN's bf16 weight gradient of a dilated convolution in NHWC is garbage (non-finite)
     when the channel count is not a multiple of 16 (e.g. width 24), measured with torch 2.13 on an
-    AVX512-BF16 CPU. An explicit bf16 on hardware that emulates it, or bf16 + channels-last for training,
-    is kept and warned about once per process.
+    AVX512-BF16 CPU. ``compile``: off for inference; for training ``auto`` -> :func:`stbn.hardware.inductor_trains`.
+    An explicit bf16 on hardware that emulates it, or bf16 + channels-last for training, is kept and
+    warned about once per process.
     """
     precision = cfg.precision
     if precision == "auto":
@@ -57,7 +59,8 @@ def resolve(cfg: SpeedConfig, device: torch.device, training: bool = False) -> S
             _warn_once("bf16-cl-training", "bf16 + channels-last training on the CPU: oneDNN's weight gradients of "
                        "dilated convolutions whose channel count is not a multiple of 16 are not finite; "
                        "channels_last: auto trains in NCHW")
-    return cfg.model_copy(update={"precision": precision, "channels_last": channels_last})
+    compiled = training and (hardware.inductor_trains(device) if cfg.compile == "auto" else cfg.compile)
+    return cfg.model_copy(update={"precision": precision, "channels_last": channels_last, "compile": compiled})
 
 
 def _warn_once(key: str, message: str) -> None:

@@ -36,6 +36,8 @@ class Trainer:
     def __init__(self, cfg: ExperimentConfig, net: Denoiser) -> None:
         self.speed = resolve(cfg.speed, next(net.parameters()).device, training=True)
         self.cfg, self.net = cfg, prepare_model(net, self.speed.channels_last)
+        # the compiled module shares the network's parameters; checkpoints and first passes use the network
+        self.forward = torch.compile(self.net, dynamic=False) if self.speed.compile else self.net
         self.aligns = hasattr(net, "estimate_flows")
         self.distill: FlowDistillation | None = None
         if cfg.flow.refinement == "distill":
@@ -66,7 +68,7 @@ class Trainer:
                 pairs = reestimated_flows(self.net, first.to(noisy.dtype))
             flows = {"flows": pairs}
         with autocast(precision, device):
-            out = self.net(noisy, noise_map=m, **flows)
+            out = self.forward(noisy, noise_map=m, **flows)
         if self.net.head_kind != "gaussian":
             loss = raw_l2(out, noisy)
         else:

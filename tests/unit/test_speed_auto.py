@@ -45,14 +45,16 @@ def test_native_bf16_on_the_cpu(cpu, flags, cap, native) -> None:
 
 def test_auto_resolves_to_bf16_and_channels_last_only_where_bf16_is_native(cpu) -> None:
     cpu({"avx512_bf16"})
-    assert speed.resolve(SpeedConfig(), CPU).model_dump() == {"precision": "bf16", "channels_last": True}
+    got = speed.resolve(SpeedConfig(), CPU).model_dump()
+    assert got == {"precision": "bf16", "channels_last": True, "compile": False}
     cpu({"avx2"})
-    assert speed.resolve(SpeedConfig(), CPU).model_dump() == {"precision": "fp32", "channels_last": False}
+    got = speed.resolve(SpeedConfig(), CPU).model_dump()
+    assert got == {"precision": "fp32", "channels_last": False, "compile": False}
 
 
 def test_explicit_settings_are_kept_and_emulated_bf16_warns_once(cpu) -> None:
     cpu({"avx2"})
-    explicit = SpeedConfig(precision="fp32", channels_last=True)
+    explicit = SpeedConfig(precision="fp32", channels_last=True, compile=False)
     assert speed.resolve(explicit, CPU) == explicit
     with pytest.warns(UserWarning, match="emulated"):
         got = speed.resolve(SpeedConfig(precision="bf16"), CPU)
@@ -67,7 +69,7 @@ def test_explicit_settings_are_kept_and_emulated_bf16_warns_once(cpu) -> None:
 
 
 def test_the_library_default_is_the_fp32_reference_and_auto_must_be_resolved() -> None:
-    assert speed.REFERENCE.model_dump() == {"precision": "fp32", "channels_last": False}
+    assert speed.REFERENCE.model_dump() == {"precision": "fp32", "channels_last": False, "compile": False}
     with pytest.raises(Exception, match="resolved"):
         with speed.autocast("auto", CPU):  # type: ignore[arg-type]
             pass
@@ -75,14 +77,14 @@ def test_the_library_default_is_the_fp32_reference_and_auto_must_be_resolved() -
 
 def test_machine_description_names_the_cpu_and_its_capability() -> None:
     line = hardware.machine_line()
-    for key in ("cpu", "cpu_capability", "native_bf16", "threads", "load_1min"):
+    for key in ("cpu", "cpu_capability", "native_bf16", "inductor_trains", "threads", "load_1min"):
         assert key in line
 
 
 def test_training_under_auto_never_uses_bf16_channels_last_on_the_cpu(cpu) -> None:
     cpu({"avx512_bf16"})
-    got = speed.resolve(SpeedConfig(), CPU, training=True)
-    assert got.model_dump() == {"precision": "bf16", "channels_last": False}
+    got = speed.resolve(SpeedConfig(compile=False), CPU, training=True)
+    assert got.model_dump() == {"precision": "bf16", "channels_last": False, "compile": False}
     with pytest.warns(UserWarning, match="multiple of 16"):
         assert speed.resolve(SpeedConfig(precision="bf16", channels_last=True), CPU, training=True).channels_last
 
@@ -95,7 +97,8 @@ def test_a_cpu_fit_training_step_is_finite_under_auto_with_bf16(cpu) -> None:
     from stbn.training.trainer import Trainer
 
     cpu({"avx512_bf16"})
-    cfg = load_config("cpu-fit", ["speed.precision=auto", "speed.channels_last=auto", "flow.estimator=none"])
+    cfg = load_config("cpu-fit", ["speed.precision=auto", "speed.channels_last=auto", "speed.compile=false",
+                                  "flow.estimator=none"])
     torch.manual_seed(0)
     trainer = Trainer(cfg, build_model(cfg))
     assert trainer.speed.precision == "bf16" and trainer.speed.channels_last is False
@@ -104,3 +107,21 @@ def test_a_cpu_fit_training_step_is_finite_under_auto_with_bf16(cpu) -> None:
     noisy = clean + 30 / 255 * torch.randn(clean.shape, generator=g)
     loss, _ = trainer.step(Batch(noisy=noisy, clean=None, sigma=torch.full((2, 1, 1, 1, 1), 30 / 255)), 0)
     assert torch.isfinite(torch.tensor(loss))
+
+
+@pytest.mark.parametrize(("capability", "compiler", "compiles"), [
+    ("AVX512", "/usr/bin/g++", True),
+    ("AVX2", "/usr/bin/g++", False),    # inductor's AVX2 training graph gave NaN (torch 2.13)
+    ("AVX512", None, False),            # inductor needs a C++ compiler
+    ("DEFAULT", "/usr/bin/g++", False),
+])
+def test_auto_compiles_training_only_with_avx512_vector_code_and_a_compiler(
+    monkeypatch: pytest.MonkeyPatch, capability, compiler, compiles,
+) -> None:
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    monkeypatch.setattr(hardware.shutil, "which", lambda name: compiler)
+    assert speed.resolve(SpeedConfig(), CPU, training=True).compile is compiles
+    assert speed.resolve(SpeedConfig(), CPU, training=False).compile is False  # inference runs eager
+    assert speed.resolve(SpeedConfig(compile=True), CPU, training=True).compile is True
+    assert speed.resolve(SpeedConfig(compile=False), CPU, training=True).compile is False
+    assert speed.resolve(SpeedConfig(), torch.device("meta"), training=True).compile is False
