@@ -1,10 +1,23 @@
 """Self-supervised STBN fitted within a wall-time budget against per-frame BM3D and non-local means.
 
-For each clip of the embedded sRGB test set (at most ``--frames`` frames, centre-cropped to at most
-``--size`` pixels; the embedded clips are 320x136 and 176x144, so they stay whole) and each sigma, the
-noisy frames are the paper's protocol (clean + seed-0 AWGN, :func:`stbn.data.noise.add_awgn_test`),
-clipped to [0, 1] and stored as 16-bit PNG, as a user's footage would be; every method reads those same
-frames back. Then:
+For each clip of ``--dataset`` (``--clips``, default every sequence folder of the dataset) at most
+``--frames`` frames, centre-cropped to at most ``--size`` pixels, and each sigma, the noisy frames are the
+paper's protocol (clean + seed-0 AWGN, :func:`stbn.data.noise.add_awgn_test`), clipped to [0, 1] and stored
+as 16-bit PNG, as a user's footage would be; every method reads those same frames back. Datasets
+(:data:`DATASETS`), read from ``--data``, default the workflow's ``resources/datasets``, and materialised
+there when missing (no download: the corpus's sources are those ``scripts/setup.sh`` fetched). Sizes are
+height x width, as the table prints them:
+
+- ``embedded-srgb-test`` (default): the workflow's test clips bikes-fence (136x320) and carphone (144x176),
+  25 frames each; the ``cpu-fit`` recipe was tuned on them. With the defaults (20 frames, 256) bikes-fence
+  becomes 136x256 and carphone stays whole.
+- ``embedded-corpus-heldout``: the held-out corpus clips (:data:`stbn.data.corpus.HELDOUT_CLIPS`, never
+  trained or tuned on), 30 frames each: coin-pen 160x280, diver 240x320, lego 256x256, pens 144x176.
+  With the defaults a held-out run uses the first 20 frames of each at coin-pen 160x256, diver 240x256,
+  lego 256x256 and pens 144x176 (coin-pen and diver lose their sides to the centre crop).
+- ``embedded-corpus-train``: the corpus training clips and the four bikes training shots.
+
+Then:
 
 - ``stbn denoise NOISY -o OUT --sigma S --fit-minutes M --preset P`` runs as a subprocess per minutes
   budget and seed, timed end to end (start-up, reading, flows, fitting, final inference, writing), with
@@ -13,17 +26,21 @@ frames back. Then:
   :mod:`stbn.evaluation.baselines` run in this process, timed per frame.
 
 PSNR is per frame on float [0, 1] against the clean frames, averaged over the frames. Every result is a
-JSON file under ``RESULTS/runs`` named by clip, sigma, preset, ``--set`` overrides, minutes and seed
-(existing ones are reused, so runs can be added later or run in parallel lanes; the name does not see a
-preset's contents, so after changing a preset use a fresh ``--results``); the script prints the table and
-saves ``RESULTS/psnr_vs_minutes_sigma<S>.png`` (STBN against the budget, a curve per variant and seed,
-baselines as horizontal lines).
+JSON file under ``RESULTS/runs`` named by clip, sigma, preset, ``--set`` overrides, minutes and seed and
+recording its dataset (clip names are unique across the datasets, :data:`stbn.data.corpus.ROLES`, so one
+results folder holds them all; existing results are reused, so runs can be added later or run in parallel
+lanes; the name sees neither a preset's contents nor ``--frames``/``--size``, so after changing those use a
+fresh ``--results``); the script prints the table per dataset, clip and sigma and saves
+``RESULTS/psnr_vs_minutes_<dataset>_sigma<S>.png`` (a panel per clip: STBN against the budget, a curve per
+variant and seed, baselines as horizontal lines; a last panel: every clip's margin over BM3D).
 
-    .venv/bin/python benchmarks/fit_vs_bm3d.py --minutes 30                        # acceptance 1
+    .venv/bin/python benchmarks/fit_vs_bm3d.py --minutes 30                        # issue 9, acceptance 1
     .venv/bin/python benchmarks/fit_vs_bm3d.py --clips bikes-fence --minutes 5 10 20 30
     .venv/bin/python benchmarks/fit_vs_bm3d.py --sigmas 10 50 --minutes 10
     .venv/bin/python benchmarks/fit_vs_bm3d.py --seeds 1 --minutes 30
-    .venv/bin/python benchmarks/fit_vs_bm3d.py --report-only                       # table and figure
+    .venv/bin/python benchmarks/fit_vs_bm3d.py --dataset embedded-corpus-heldout --minutes 10 30      # issue 22, 1
+    .venv/bin/python benchmarks/fit_vs_bm3d.py --dataset embedded-corpus-heldout --sigmas 15 50 --minutes 30  # 2
+    .venv/bin/python benchmarks/fit_vs_bm3d.py --report-only                       # table and figures
 """
 
 from __future__ import annotations
@@ -38,16 +55,27 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stbn.data import corpus, embedded
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 DEFAULT_RESULTS = Path(tempfile.gettempdir()) / "stbn-fit-vs-bm3d"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / corpus.DEFAULT_ROOT  # the workflow's datasets
 BASELINES = ("noisy", "bm3d", "nlm-opencv", "nlm-skimage")
+DATASETS = {embedded.TEST: embedded.materialise, corpus.CORPUS_HELDOUT: corpus.materialise,
+            corpus.CORPUS_TRAIN: corpus.materialise}
+"""The Set8-style sRGB datasets a run can draw its clips from, each with the function that materialises it."""
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--clips", nargs="+", default=["bikes-fence", "carphone"], help="embedded test clips")
+    p.add_argument("--dataset", choices=list(DATASETS), default=embedded.TEST, help="dataset of the clips")
+    p.add_argument("--clips", nargs="+", help="clips of --dataset (default: all of them)")
     p.add_argument("--frames", type=int, default=20, help="first frames of each clip")
     p.add_argument("--size", type=int, default=256, help="centre crop to at most SIZE x SIZE")
     p.add_argument("--sigmas", nargs="+", type=float, default=[30.0], help="noise std (/255)")
@@ -62,18 +90,29 @@ def parse_args() -> argparse.Namespace:
                    "e.g. 1 per run when runs share the cores")
     p.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=BASELINES)
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default %(default)s)")
-    p.add_argument("--data", type=Path, help="embedded datasets root (default RESULTS/data)")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="datasets root (default %(default)s)")
     p.add_argument("--report-only", action="store_true", help="no runs: table and figure from stored results")
     return p.parse_args()
 
 
 # ----------------------------------------------------------------------------- frames
-def clean_clip(data_root: Path, clip: str, frames: int, size: int) -> np.ndarray:
-    """The first ``frames`` clean frames ``(T, H, W, 3)`` of an embedded test clip, centre-cropped to ``size``."""
-    from stbn.data.embedded import materialise
+def dataset_root(data_root: Path, dataset: str) -> Path:
+    """The folder of ``dataset`` (a key of :data:`DATASETS`) under ``data_root``, materialised first when needed."""
+    return DATASETS[dataset](data_root)[dataset]
+
+
+def dataset_clips(data_root: Path, dataset: str) -> list[str]:
+    """Names of every clip (sequence folder) of ``dataset``, sorted."""
+    from stbn.data.io import list_sequences
+
+    return [p.name for p in list_sequences(dataset_root(data_root, dataset))]
+
+
+def clean_clip(data_root: Path, clip: str, frames: int, size: int, dataset: str = embedded.TEST) -> np.ndarray:
+    """The first ``frames`` clean frames ``(T, H, W, 3)`` of a clip of ``dataset``, centre-cropped to ``size``."""
     from stbn.data.io import read_sequence
 
-    clean = read_sequence(materialise(data_root)["embedded-srgb-test"] / clip, frames)
+    clean = read_sequence(dataset_root(data_root, dataset) / clip, frames)
     h, w = clean.shape[1:3]
     top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
     return clean[:, top : top + size, left : left + size]
@@ -128,6 +167,15 @@ def run_baseline(method: str, clean: np.ndarray, noisy: np.ndarray, sigma: float
     return {"psnr": mean_psnr(clean, den), "seconds": sum(s for _, s in outs), "load": os.getloadavg()[0]}
 
 
+def wait_for(proc: subprocess.Popen, seconds: float) -> bool:
+    """Whether ``proc`` ended within ``seconds``."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
 def run_stbn(noisy_dir: Path, out_dir: Path, sigma: float, minutes: float, seed: int, args: argparse.Namespace) -> dict:
     """``stbn denoise`` as a subprocess, timed end to end, the load average sampled every 5 s."""
     stbn = Path(sys.executable).with_name("stbn")
@@ -143,9 +191,9 @@ def run_stbn(noisy_dir: Path, out_dir: Path, sigma: float, minutes: float, seed:
     start = time.monotonic()
     with log.open("w") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
-        while proc.poll() is None:
+        loads.append(os.getloadavg()[0])
+        while not wait_for(proc, 5.0):  # waiting, not sleeping, so the wall time ends when the run does
             loads.append(os.getloadavg()[0])
-            time.sleep(5)
     seconds = time.monotonic() - start
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}); see {log}")
@@ -159,10 +207,11 @@ def collect(args: argparse.Namespace) -> None:
     runs = args.results / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     method = variant(args.preset, args.overrides)
-    for clip in args.clips:
-        clean = clean_clip(args.data or args.results / "data", clip, args.frames, args.size)
+    for clip in args.clips or dataset_clips(args.data, args.dataset):
+        clean = clean_clip(args.data, clip, args.frames, args.size, args.dataset)
         for sigma in args.sigmas:
-            key = {"clip": clip, "sigma": sigma, "frames": len(clean), "size": list(clean.shape[1:3])}
+            key = {"dataset": args.dataset, "clip": clip, "sigma": sigma, "frames": len(clean),
+                   "size": list(clean.shape[1:3])}
             noisy_dir = args.results / "noisy" / f"{clip}-s{sigma:g}"
             noisy = noisy_folder(clean, sigma, noisy_dir)
             for baseline in args.baselines:
@@ -189,22 +238,22 @@ def collect(args: argparse.Namespace) -> None:
 
 # ----------------------------------------------------------------------------- report
 def load_results(results: Path) -> list[dict]:
-    """Every stored result."""
-    return [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
+    """Every stored result; those stored before ``--dataset`` existed are of the embedded test clips."""
+    return [{"dataset": embedded.TEST, **json.loads(p.read_text())} for p in sorted((results / "runs").glob("*.json"))]
 
 
 def print_table(rows: list[dict], results: Path) -> None:
-    """Per clip and sigma: the baselines, then every STBN run with its wall time, fitting steps, margin over
-    BM3D and final-pass ensemble."""
-    for clip, sigma in sorted({(r["clip"], r["sigma"]) for r in rows}):
-        group = [r for r in rows if (r["clip"], r["sigma"]) == (clip, sigma)]
+    """Per dataset, clip and sigma: the baselines, then every STBN run with its wall time, fitting steps, margin
+    over BM3D and final-pass ensemble."""
+    for dataset, clip, sigma in sorted({(r["dataset"], r["clip"], r["sigma"]) for r in rows}):
+        group = [r for r in rows if (r["dataset"], r["clip"], r["sigma"]) == (dataset, clip, sigma)]
         base = {r["method"]: r for r in group if "minutes" not in r}
         bm3d = base.get("bm3d", {}).get("psnr")
         size = "x".join(map(str, group[0]["size"]))
         fits = sorted((r for r in group if "minutes" in r), key=lambda r: (r["method"], r["minutes"], r["seed"]))
         labels = [f"{r['method']} {r['minutes']:g} min seed {r['seed']}" for r in fits]
         width = max(map(len, [*labels, *base])) + 2
-        print(f"\n{clip} ({group[0]['frames']} frames, {size}), sigma {sigma:g}")
+        print(f"\n{dataset}: {clip} ({group[0]['frames']} frames, {size}), sigma {sigma:g}")
         print(f"  {'method':<{width}}{'PSNR':>8}{'vs BM3D':>9}{'wall s':>9}{'load':>7}{'steps':>7}  final pass")
         for method, r in base.items():
             delta = f"{r['psnr'] - bm3d:+.2f}" if bm3d is not None else ""
@@ -218,34 +267,72 @@ def print_table(rows: list[dict], results: Path) -> None:
                   f"  {ensemble}{ok}")
 
 
+def curves(fits: list[dict]) -> dict[tuple[str, int], list[tuple[float, float]]]:
+    """``{(variant, seed): [(minutes, PSNR)]}`` of one clip's STBN runs, sorted by minutes."""
+    keys = sorted({(r["method"], r["seed"]) for r in fits})
+    return {k: sorted((r["minutes"], r["psnr"]) for r in fits if (r["method"], r["seed"]) == k) for k in keys}
+
+
+def clip_panel(ax: Axes, group: list[dict], title: str) -> None:
+    """One clip at one sigma: a curve per STBN variant and seed, the baselines but the noisy input as lines."""
+    fits = [r for r in group if "minutes" in r]
+    for (method, seed), pts in curves(fits).items():
+        ax.plot(*zip(*pts), "o-", label=f"STBN {method}, seed {seed}")
+    for r, style in zip((r for r in group if "minutes" not in r and r["method"] != "noisy"), ("--", ":", "-.")):
+        ax.axhline(r["psnr"], linestyle=style, color="grey" if r["method"] != "bm3d" else "black",
+                   label=f"{r['method']} ({r['psnr']:.2f} dB)")
+    load = f"load {min(r['load_mean'] for r in fits):.1f}-{max(r['load_mean'] for r in fits):.1f}"
+    ax.set(title=f"{title} ({load} on {os.cpu_count()} cores)", ylabel="PSNR (dB)")
+    ax.legend(fontsize=8)
+
+
+def margin_panel(ax: Axes, groups: dict[str, list[dict]]) -> None:
+    """Every clip's STBN PSNR minus its BM3D PSNR against the budget: a colour and marker per clip (a line per
+    variant and seed where there are several); clips without a BM3D result are left out."""
+    markers = "osD^vP*Xhp"
+    for i, (clip, group) in enumerate(groups.items()):
+        bm3d = [r["psnr"] for r in group if r["method"] == "bm3d" and "minutes" not in r]
+        if not bm3d:
+            continue
+        runs = curves([r for r in group if "minutes" in r])
+        for (method, seed), pts in runs.items():
+            label = clip if len(runs) == 1 else f"{clip}, {method}, seed {seed}"
+            ax.plot([m for m, _ in pts], [v - bm3d[0] for _, v in pts], marker=markers[i % len(markers)],
+                    color=f"C{i}", label=label)
+    ax.axhline(0.0, color="black", linestyle="--", label="BM3D")
+    ax.set(title="STBN minus BM3D, every clip", ylabel="PSNR - BM3D (dB)")
+    ax.legend(fontsize=8)
+
+
 def save_figures(rows: list[dict], results: Path) -> list[Path]:
-    """One PSNR-vs-minutes figure per sigma: a panel per clip, baselines as horizontal lines."""
+    """One PSNR-vs-minutes figure per dataset and sigma: a panel per clip with the baselines as horizontal lines,
+    then a panel of every clip's margin over BM3D; at most three panels a row."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     paths = []
-    for sigma in sorted({r["sigma"] for r in rows if "minutes" in r}):
-        clips = sorted({r["clip"] for r in rows if r["sigma"] == sigma and "minutes" in r})
-        fig, axes = plt.subplots(1, len(clips), figsize=(5 * len(clips), 4), squeeze=False)
-        for ax, clip in zip(axes[0], clips):
-            group = [r for r in rows if (r["clip"], r["sigma"]) == (clip, sigma)]
-            fits = [r for r in group if "minutes" in r]
-            for method, seed in sorted({(r["method"], r["seed"]) for r in fits}):
-                pts = sorted((r["minutes"], r["psnr"]) for r in fits if (r["method"], r["seed"]) == (method, seed))
-                ax.plot(*zip(*pts), "o-", label=f"STBN {method}, seed {seed}")
-            for r, style in zip((r for r in group if "minutes" not in r and r["method"] != "noisy"), ("--", ":", "-.")):
-                ax.axhline(r["psnr"], linestyle=style, color="grey" if r["method"] != "bm3d" else "black",
-                           label=f"{r['method']} ({r['psnr']:.2f} dB)")
-            load = f"load {min(r['load_mean'] for r in fits):.1f}-{max(r['load_mean'] for r in fits):.1f}"
-            ax.set(title=f"{clip}, sigma {sigma:g} ({load} on {os.cpu_count()} cores)",
-                   xlabel="stbn denoise --fit-minutes (wall time)",
-                   ylabel="PSNR (dB)", xlim=(0, 1.05 * max(r["minutes"] for r in fits)))
+    for dataset, sigma in sorted({(r["dataset"], r["sigma"]) for r in rows if "minutes" in r}):
+        here = [r for r in rows if (r["dataset"], r["sigma"]) == (dataset, sigma)]
+        clips = sorted({r["clip"] for r in here if "minutes" in r})
+        groups = {clip: [r for r in here if r["clip"] == clip] for clip in clips}
+        cols = min(3, len(clips) + 1)
+        nrows = -(-(len(clips) + 1) // cols)
+        fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 4 * nrows), squeeze=False)
+        panels = list(axes.flat)
+        for ax, (clip, group) in zip(panels, groups.items()):
+            clip_panel(ax, group, clip)
+        margin_panel(panels[len(clips)], groups)
+        xmax = 1.05 * max(r["minutes"] for r in here if "minutes" in r)
+        for ax in panels[: len(clips) + 1]:
+            ax.set(xlabel="stbn denoise --fit-minutes (wall time)", xlim=(0, xmax))
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+        for ax in panels[len(clips) + 1 :]:
+            ax.set_axis_off()
+        fig.suptitle(f"{dataset}, sigma {sigma:g}")
         fig.tight_layout()
-        path = results / f"psnr_vs_minutes_sigma{sigma:g}.png"
+        path = results / f"psnr_vs_minutes_{dataset}_sigma{sigma:g}.png"
         fig.savefig(path, dpi=120)
         plt.close(fig)
         paths.append(path)
