@@ -73,7 +73,7 @@ def _fit(
         d.kind, min(d.clip_length, noisy.shape[0]), 1, min(d.crop, *noisy.shape[1:3]), d.batch_size, t.seed,
         noisy=[noisy], sigma_range_255=(sigma_255 or 0.0,) * 2, flows=flows, augment=d.augment,
     )
-    trainer = Trainer(cfg, net)
+    trainer = Trainer(cfg, net, steps=steps, minutes=minutes)
     fractions = [m / t.iterations for m in t.milestones]
     budget = steps if steps is not None else minutes * 60.0
     bar = tqdm(total=steps, desc="fit", disable=not progress, dynamic_ncols=True, unit="step")

@@ -144,12 +144,11 @@ def train(
     val = load_validation_sequences(cfg) if validation is None else validation
     clips = TrainingClips.from_config(cfg.data, clean, cfg.train.seed)
     net = build_model(cfg).to(device)
-    trainer = Trainer(cfg, net)
-    start, seconds = 0, 0.0
+    start, seconds = (int(state["step"]), float(state.get("step_seconds", 0.0))) if state is not None else (0, 0.0)
+    trainer = Trainer(cfg, net, steps=cfg.train.iterations - start)
     if state is not None:
         trainer.load_state_dict(state)
         set_rng_states(state["rng"])
-        start, seconds = int(state["step"]), float(state.get("step_seconds", 0.0))
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / "config.json") as tmp:
         tmp.write_text(json.dumps(cfg.model_dump(mode="json"), indent=2))

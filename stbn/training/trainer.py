@@ -33,8 +33,12 @@ def lr_scale(progress: float, milestones: list[float], gamma: float) -> float:
 class Trainer:
     """One optimisation step at a time: loss, NaN/inf guard, backward, clipping, Adam, schedule."""
 
-    def __init__(self, cfg: ExperimentConfig, net: Denoiser) -> None:
-        self.speed = resolve(cfg.speed, next(net.parameters()).device, training=True)
+    def __init__(
+        self, cfg: ExperimentConfig, net: Denoiser, steps: int | None = None, minutes: float | None = None,
+    ) -> None:
+        """``steps`` or ``minutes``: how long the run will train, if known (``speed.compile: auto`` skips short
+        runs)."""
+        self.speed = resolve(cfg.speed, next(net.parameters()).device, training=True, steps=steps, minutes=minutes)
         self.cfg, self.net = cfg, prepare_model(net, self.speed.channels_last)
         # the compiled module shares the network's parameters; checkpoints and first passes use the network
         self.forward = torch.compile(self.net, dynamic=False) if self.speed.compile else self.net

@@ -125,3 +125,14 @@ def test_auto_compiles_training_only_with_avx512_vector_code_and_a_compiler(
     assert speed.resolve(SpeedConfig(compile=True), CPU, training=True).compile is True
     assert speed.resolve(SpeedConfig(compile=False), CPU, training=True).compile is False
     assert speed.resolve(SpeedConfig(), torch.device("meta"), training=True).compile is False
+
+
+def test_auto_leaves_short_training_runs_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiling takes about a minute: under auto a run of fewer steps or minutes than it pays back stays eager."""
+    monkeypatch.setattr(hardware, "inductor_trains", lambda device: True)
+    auto = SpeedConfig()
+    assert speed.resolve(auto, CPU, training=True, steps=speed.COMPILE_MIN_STEPS).compile is True
+    assert speed.resolve(auto, CPU, training=True, steps=speed.COMPILE_MIN_STEPS - 1).compile is False
+    assert speed.resolve(auto, CPU, training=True, minutes=speed.COMPILE_MIN_MINUTES).compile is True
+    assert speed.resolve(auto, CPU, training=True, minutes=0.3).compile is False
+    assert speed.resolve(SpeedConfig(compile=True), CPU, training=True, minutes=0.3).compile is True
