@@ -94,7 +94,8 @@ def model(args: argparse.Namespace) -> Denoiser:
 
 def trainer(name: str, net: Denoiser, args: argparse.Namespace) -> Trainer:
     """The preset recipe's trainer of ``net`` with the variant's speed switches."""
-    return Trainer(recipe(args).model_copy(update={"speed": VARIANTS[name]}), net)
+    # minutes: auto resolves as for a 30-minute fit (a run of unknown length stays eager)
+    return Trainer(recipe(args).model_copy(update={"speed": VARIANTS[name]}), net, minutes=30.0)
 
 
 def failure(step: int, exc: StbnError) -> str:

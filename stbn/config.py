@@ -250,10 +250,10 @@ class SpeedConfig(_Section):
     kernels want NHWC), off with fp32 (no gain on AVX512, slower on AVX2; docs/performance.md)."""
     compile: bool | Literal["auto"] = "auto"
     """``torch.compile`` (inductor) of the network for training steps (inference runs eager). ``auto``: on for
-    training on a CPU whose vector code is AVX-512 and that has a C++ compiler (inductor builds kernels with
-    it), off elsewhere: inductor's AVX2 code (torch 2.13) gives non-finite outputs in the training graph,
-    and CUDA was not measured. The first step compiles (about a minute on 2 cores, seconds from the cache
-    afterwards); docs/performance.md has the measured gains."""
+    training runs of at least 1000 steps or 5 minutes on a CPU whose vector code is AVX-512 and that has a C++
+    compiler (inductor builds kernels with it), off elsewhere: inductor's AVX2 code (torch 2.13) gives
+    non-finite outputs in the training graph, and CUDA was not measured. The first step compiles (about a minute on
+    2 cores, seconds from the cache afterwards); docs/performance.md has the measured gains."""
 
 
 class InferConfig(_Section):

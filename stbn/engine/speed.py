@@ -34,9 +34,9 @@ EMULATED_BF16_COST = "about 5x slower than fp32"
 _warned: set[str] = set()
 
 
-# Under ``compile: auto`` shorter training runs stay eager: compiling a training graph took 40-110 s on 2 cores
-# (cpu-fit to paper width, cold cache) and a cpu-fit step saves about 0.1 s, so it pays after some 1000 steps
-# or 5 minutes (docs/performance.md).
+# Under ``compile: auto`` shorter training runs (and runs of unknown length) stay eager: compiling a training
+# graph took 40-110 s on 2 cores (cpu-fit to paper width, cold cache) and a cpu-fit step saves about 0.1 s, so
+# it pays after some 1000 steps or 5 minutes (docs/performance.md).
 COMPILE_MIN_STEPS = 1000
 COMPILE_MIN_MINUTES = 5.0
 
@@ -52,8 +52,8 @@ def resolve(
     for training: oneDNN's bf16 weight gradient of a dilated convolution in NHWC is garbage (non-finite)
     when the channel count is not a multiple of 16 (e.g. width 24), measured with torch 2.13 on an
     AVX512-BF16 CPU. ``compile``: off for inference; for training ``auto`` -> :func:`stbn.hardware.inductor_trains`,
-    unless the run is known to be short (``steps`` below :data:`COMPILE_MIN_STEPS` or ``minutes`` below
-    :data:`COMPILE_MIN_MINUTES`).
+    for runs known to be long (``steps`` at least :data:`COMPILE_MIN_STEPS` or ``minutes`` at least
+    :data:`COMPILE_MIN_MINUTES`; a run of unknown length stays eager).
     An explicit bf16 on hardware that emulates it, or bf16 + channels-last for training, is kept and
     warned about once per process.
     """
@@ -72,9 +72,9 @@ def resolve(
                        "dilated convolutions whose channel count is not a multiple of 16 are not finite; "
                        "channels_last: auto trains in NCHW")
     if cfg.compile == "auto":
-        short = ((steps is not None and steps < COMPILE_MIN_STEPS)
-                 or (minutes is not None and minutes < COMPILE_MIN_MINUTES))
-        compiled = training and not short and hardware.inductor_trains(device)
+        long = ((steps is not None and steps >= COMPILE_MIN_STEPS)
+                or (minutes is not None and minutes >= COMPILE_MIN_MINUTES))
+        compiled = training and long and hardware.inductor_trains(device)
     else:
         compiled = training and cfg.compile
     return cfg.model_copy(update={"precision": precision, "channels_last": channels_last, "compile": compiled})

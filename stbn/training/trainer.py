@@ -36,8 +36,8 @@ class Trainer:
     def __init__(
         self, cfg: ExperimentConfig, net: Denoiser, steps: int | None = None, minutes: float | None = None,
     ) -> None:
-        """``steps`` or ``minutes``: how long the run will train, if known (``speed.compile: auto`` skips short
-        runs)."""
+        """``steps`` or ``minutes``: how long the run will train, if known (``speed.compile: auto`` compiles
+        only runs known to be long)."""
         self.speed = resolve(cfg.speed, next(net.parameters()).device, training=True, steps=steps, minutes=minutes)
         self.cfg, self.net = cfg, prepare_model(net, self.speed.channels_last)
         # the compiled module shares the network's parameters; checkpoints and first passes use the network

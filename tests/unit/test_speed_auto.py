@@ -120,19 +120,20 @@ def test_auto_compiles_training_only_with_avx512_vector_code_and_a_compiler(
 ) -> None:
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
     monkeypatch.setattr(hardware.shutil, "which", lambda name: compiler)
-    assert speed.resolve(SpeedConfig(), CPU, training=True).compile is compiles
+    assert speed.resolve(SpeedConfig(), CPU, training=True, minutes=30).compile is compiles
     assert speed.resolve(SpeedConfig(), CPU, training=False).compile is False  # inference runs eager
     assert speed.resolve(SpeedConfig(compile=True), CPU, training=True).compile is True
     assert speed.resolve(SpeedConfig(compile=False), CPU, training=True).compile is False
     assert speed.resolve(SpeedConfig(), torch.device("meta"), training=True).compile is False
 
 
-def test_auto_leaves_short_training_runs_eager(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Compiling takes about a minute: under auto a run of fewer steps or minutes than it pays back stays eager."""
+def test_auto_leaves_short_and_unknown_training_runs_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiling takes about a minute: under auto only a run known to pay it back compiles."""
     monkeypatch.setattr(hardware, "inductor_trains", lambda device: True)
     auto = SpeedConfig()
     assert speed.resolve(auto, CPU, training=True, steps=speed.COMPILE_MIN_STEPS).compile is True
     assert speed.resolve(auto, CPU, training=True, steps=speed.COMPILE_MIN_STEPS - 1).compile is False
     assert speed.resolve(auto, CPU, training=True, minutes=speed.COMPILE_MIN_MINUTES).compile is True
     assert speed.resolve(auto, CPU, training=True, minutes=0.3).compile is False
+    assert speed.resolve(auto, CPU, training=True).compile is False  # unknown length
     assert speed.resolve(SpeedConfig(compile=True), CPU, training=True, minutes=0.3).compile is True
