@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def load_benchmark() -> Callable[[str], ModuleType]:
+    """A function importing ``benchmarks/<name>.py`` as a module (the folder is scripts, not a package)."""
+
+    def load(name: str) -> ModuleType:
+        sys.path.insert(0, str(BENCHMARKS))
+        try:
+            return importlib.import_module(name)
+        finally:
+            sys.path.remove(str(BENCHMARKS))
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 (no fitting, no baselines: a fake held-out set of tiny frames)."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +10,10 @@ import pytest
 from stbn.data import corpus, embedded
 from stbn.data.io import write_frames
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import fit_vs_bm3d
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return fit_vs_bm3d
+def bench(load_benchmark):
+    return load_benchmark("fit_vs_bm3d")
 
 
 @pytest.fixture

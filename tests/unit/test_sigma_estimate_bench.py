@@ -1,8 +1,6 @@
 """benchmarks/sigma_estimate.py: its core measurement on a tiny synthetic clip, in seconds."""
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,17 +8,10 @@ import torch
 
 from stbn.data.noise import add_awgn_test
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import sigma_estimate
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return sigma_estimate
+def bench(load_benchmark):
+    return load_benchmark("sigma_estimate")
 
 
 def _clip(frames: int = 10, size: int = 48) -> np.ndarray:
