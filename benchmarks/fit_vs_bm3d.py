@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stbn import hardware
 from stbn.data import corpus, embedded
 
 if TYPE_CHECKING:
@@ -218,7 +219,7 @@ def collect(args: argparse.Namespace) -> None:
                 path = runs / f"{clip}_s{sigma:g}_{baseline}.json"
                 if not path.exists():
                     result = run_baseline(baseline, clean, noisy, sigma)
-                    path.write_text(json.dumps({**key, "method": baseline, **result}))
+                    path.write_text(json.dumps({**key, "method": baseline, **result, "machine": hardware.describe()}))
                     print(f"{clip} sigma {sigma:g} {baseline}: {result['psnr']:.2f} dB", flush=True)
             for minutes in args.minutes:
                 for seed in args.seeds:
@@ -230,7 +231,8 @@ def collect(args: argparse.Namespace) -> None:
                     result = run_stbn(noisy_dir, out_dir, sigma, minutes, seed, args)
                     result["psnr"] = mean_psnr(clean, read_sequence(out_dir))
                     record = {**key, "method": method, "minutes": minutes, "seed": seed,
-                              "overrides": args.overrides, "threads": args.threads, **result}
+                              "overrides": args.overrides, "threads": args.threads, **result,
+                              "machine": hardware.describe()}
                     path.write_text(json.dumps(record))
                     print(f"{name}: {result['psnr']:.2f} dB in {result['seconds'] / 60:.2f} min "
                           f"(load {result['load_mean']:.2f} mean, {result['load_max']:.2f} max)", flush=True)
@@ -242,9 +244,18 @@ def load_results(results: Path) -> list[dict]:
     return [{"dataset": embedded.TEST, **json.loads(p.read_text())} for p in sorted((results / "runs").glob("*.json"))]
 
 
+def machine_kind(row: dict) -> str:
+    """The CPU a stored result ran on (model, torch's capability, native bf16), or "not recorded" for results
+    stored before the script recorded it."""
+    m = row.get("machine")
+    return f"{m['cpu']}, {m['cpu_capability']}, native bf16 {m['native_bf16']}" if m else "not recorded"
+
+
 def print_table(rows: list[dict], results: Path) -> None:
     """Per dataset, clip and sigma: the baselines, then every STBN run with its wall time, fitting steps, margin
-    over BM3D and final-pass ensemble."""
+    over BM3D and final-pass ensemble; first, the machines the results ran on."""
+    for kind in sorted({machine_kind(r) for r in rows}):
+        print(f"machine: {kind} ({sum(machine_kind(r) == kind for r in rows)} results)")
     for dataset, clip, sigma in sorted({(r["dataset"], r["clip"], r["sigma"]) for r in rows}):
         group = [r for r in rows if (r["dataset"], r["clip"], r["sigma"]) == (dataset, clip, sigma)]
         base = {r["method"]: r for r in group if "minutes" not in r}
@@ -341,6 +352,7 @@ def save_figures(rows: list[dict], results: Path) -> list[Path]:
 
 def main() -> None:
     args = parse_args()
+    print(hardware.machine_line(), flush=True)
     if not args.report_only:
         collect(args)
     rows = load_results(args.results)

@@ -52,12 +52,15 @@ def test_the_report_separates_the_datasets(bench, tmp_path, capsys):
         {"dataset": corpus.CORPUS_HELDOUT, "clip": clip, "method": "cpu-fit", "minutes": minutes, "seed": 0,
          "psnr": 30.0 + minutes / 10, "load_mean": 2.0}
         for clip in ("coin-pen", "diver", "lego", "pens") for minutes in (10.0, 30.0)
-    ] + [{"dataset": corpus.CORPUS_HELDOUT, "clip": "pens", "method": "bm3d", "psnr": 32.0, "load": 2.0}]
+    ] + [{"dataset": corpus.CORPUS_HELDOUT, "clip": "pens", "method": "bm3d", "psnr": 32.0, "load": 2.0,
+          "machine": {"cpu": "Test CPU", "cpu_capability": "AVX2", "native_bf16": False}}]
     for i, row in enumerate(rows):
         (runs / f"{i}.json").write_text(json.dumps({**base, **row}))
     loaded = bench.load_results(tmp_path)
     bench.print_table(loaded, tmp_path)
     out = capsys.readouterr().out
+    assert "machine: Test CPU, AVX2, native bf16 False (1 results)" in out
+    assert "machine: not recorded (10 results)" in out
     assert "embedded-srgb-test: carphone (20 frames, 144x176), sigma 30" in out
     assert "embedded-corpus-heldout: pens (20 frames, 144x176), sigma 30" in out
     assert [p.name for p in bench.save_figures(loaded, tmp_path)] == [
