@@ -63,11 +63,17 @@ class ModelConfig(_Section):
     """Blocks per SRFE residual group (paper: 8)."""
     warp: Literal["nearest", "bilinear"] = "nearest"
     """Feature alignment: nearest (paper) or bilinear."""
+    neighbour_frames: bool = False
+    """Also feed the noisy frame each aligned state came from, warped the same way, into the BSA fusion
+    (not in the paper; docs/fitting.md): the pixels of neighbouring frames on the output's blind lattice,
+    the co-located one included, then reach the output directly."""
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         if self.srfe_features is not None and self.srfe_features % 2:
             raise ValueError(f"model.srfe_features must be even, got {self.srfe_features}")
+        if self.neighbour_frames and not self.bsa_fusion:
+            raise ValueError("model.neighbour_frames feeds the BSA fusion: it needs model.bsa_fusion true")
         return self
 
     @property

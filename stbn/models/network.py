@@ -53,6 +53,12 @@ class STBN(nn.Module):
         SRFE width (default ``4 * num_channels``), residual groups (2) and blocks per group (8).
     warp
         ``"nearest"`` (paper) or ``"bilinear"`` feature alignment.
+    neighbour_frames
+        Also feed the noisy frame the aligned state came from (t-1 forward, t+1 backward), warped with the
+        same flow, into the BSA fusion (not in the paper). In the published network a state is blind to its
+        own frame on the output's lattice ``q + 2Z^2``, so neighbouring frames reach ``q``'s lattice only
+        through weak paths and a static scene cannot be averaged in time; the fusion's 1x1 and dilation-2
+        convolutions carry ``q``'s lattice, and frame t never enters this way, so blindness holds.
     flow
         Estimator used when ``forward`` gets no ``flows``; default :class:`ZeroFlow`. It runs without
         gradient: nearest warping gives the flow none, and distillation trains it separately.
@@ -72,23 +78,28 @@ class STBN(nn.Module):
         srfe_blocks: int = 8,
         warp: WarpMode = "nearest",
         flow: FlowEstimator | None = None,
+        neighbour_frames: bool = False,
     ) -> None:
         super().__init__()
         if in_channels not in (3, 4):
             raise ValueError(f"STBN supports 3 (sRGB) or 4 (packed raw) input channels, got {in_channels}")
         if warp not in ("nearest", "bilinear"):
             raise ValueError(f"unknown warp mode {warp!r} (nearest | bilinear)")
+        if neighbour_frames and not bsa_fusion:
+            raise ValueError("neighbour_frames feeds the BSA fusion: it needs bsa_fusion=True")
         self.in_channels = in_channels
         self.num_channels = num_channels
         self.uses_noise_map = (in_channels == 3) if noise_map is None else noise_map
         self.head_kind: Head = ("gaussian" if in_channels == 3 else "direct") if head is None else head
         self.warp_mode: WarpMode = warp
+        self.neighbour_frames = neighbour_frames
         c = num_channels
         out_channels = gaussian_channels(in_channels) if self.head_kind == "gaussian" else in_channels
         step_in = in_channels + c + (in_channels if self.uses_noise_map else 0)
         self.forward_cell = DBSNl(step_in, c, base_channels=c, num_blocks=num_resblocks)
         self.backward_cell = DBSNl(step_in, c, base_channels=c, num_blocks=num_resblocks)
-        self.fusion = DilatedStack(2 * c, 2 * c, c, num_resblocks) if bsa_fusion else None
+        fusion_in = 2 * c + (in_channels if neighbour_frames else 0)
+        self.fusion = DilatedStack(fusion_in, 2 * c, c, num_resblocks) if bsa_fusion else None
         self.srfe = (
             SRFE(c, features=srfe_features, num_groups=srfe_groups, num_blocks=srfe_blocks) if srfe else None
         )
@@ -130,12 +141,14 @@ class STBN(nn.Module):
         noise_map: torch.Tensor | None,
         state: torch.Tensor | None,
         flow: torch.Tensor | None,
+        previous: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """One recurrent step on frame t.
 
         ``frame`` and ``noise_map`` are ``(N, C, H, W)``; ``state`` is the previous step's state
         ``(N, num_channels, H, W)`` (None at the first step, which then starts from zeros and skips the
-        BSA fusion); ``flow`` ``(N, 2, H, W)`` aligns that state to frame t. Returns the new state.
+        BSA fusion); ``flow`` ``(N, 2, H, W)`` aligns that state to frame t; ``previous`` ``(N, C, H, W)``
+        is the noisy frame that state came from (used with ``neighbour_frames``). Returns the new state.
         """
         n, _, h, w = frame.shape
         if state is None:
@@ -146,7 +159,12 @@ class STBN(nn.Module):
         cell = self.forward_cell if direction == "forward" else self.backward_cell
         new = cell(torch.cat(parts, dim=1))
         if state is not None and self.fusion is not None:
-            new = self.fusion(torch.cat((new, aligned), dim=1))
+            fused = [new, aligned]
+            if self.neighbour_frames:
+                if previous is None:
+                    raise ValueError("neighbour_frames: step needs the previous noisy frame with a state")
+                fused.append(flow_warp(previous, flow, self.warp_mode))
+            new = self.fusion(torch.cat(fused, dim=1))
         return new
 
     def propagate(
@@ -168,11 +186,12 @@ class STBN(nn.Module):
         if times is None:
             times = range(t_len) if direction == "forward" else range(t_len - 1, -1, -1)
         for t in times:
-            flow = None
+            flow = previous = None
             if state is not None:
                 flow = flows[:, t - 1] if direction == "forward" else flows[:, t]
+                previous = noisy[:, t - 1] if direction == "forward" else noisy[:, t + 1]
             m = noise_map[:, t] if noise_map is not None else None
-            state = self.step(direction, noisy[:, t], m, state, flow)
+            state = self.step(direction, noisy[:, t], m, state, flow, previous)
             yield t, state
 
     def decode(self, fwd_state: torch.Tensor, bwd_state: torch.Tensor) -> torch.Tensor:

@@ -85,6 +85,18 @@ def test_stream_equals_whole_clip_with_estimated_flows(in_channels, t_len, spill
     assert (got - ref).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize(("t_len", "segment"), [(6, 0), (7, 2), (5, 3)])
+def test_stream_equals_whole_clip_with_neighbour_frames(t_len, segment):
+    # each step also warps the noisy frame its state came from: a segment must still hold that frame
+    net = small_net(3, DiffFlow(), neighbour_frames=True)
+    x = clip(3, t_len)
+    with torch.no_grad():
+        ref = net(x, noise_map=0.1)
+    for spill in (True, False):
+        got = streamed_outputs(net, x, 0.1, spill=spill, segment=segment)
+        assert (got - ref).abs().max() < 1e-5
+
+
 @pytest.mark.parametrize(
     ("t_len", "segment", "channels_last"), [(5, 0, False), (10, 4, True), (6, 6, False), (9, 1, True)]
 )
