@@ -10,7 +10,8 @@ For one clip of a ``fit_vs_bm3d.py`` results folder (its clean crop, its stored 
 - with ``--output``: the output's PSNR, the PSNR of its temporal mean against the clean temporal mean (an error
   constant in time), and its bias and RMSE per band of clean values;
 - with ``--checkpoint`` (a ``stbn denoise --save-model`` file): one whole-clip pass without ensembles, as the
-  posterior mean and as the network's prior mean alone.
+  posterior mean and as the network's prior mean alone; the posterior when each frame is denoised by a window
+  of the fit's training clip length (:func:`windowed`); and where the model looks (:func:`lattice_shares`).
 
     .venv/bin/python benchmarks/fit_diagnose.py lego --dataset embedded-corpus-heldout \\
         --results /tmp/stbn-fit-vs-bm3d --output /tmp/stbn-fit-vs-bm3d/out/lego_s30_cpu-fit_m30_seed0
@@ -76,6 +77,42 @@ def model_passes(checkpoint: Path, noisy: np.ndarray, sigma: float) -> tuple[np.
     return posterior, prior
 
 
+def windowed(net: torch.nn.Module, noisy: np.ndarray, sigma: float, length: int) -> np.ndarray:
+    """Posterior mean ``(T, H, W, C)`` of ``noisy`` ``(T, H, W, C)``, each frame t from one forward pass over
+    the ``length`` frames that hold it at position ``length // 2 - 1`` (shifted at the clip's ends); no
+    ensemble, fp32, the model's own flow estimator. A recurrence trained on clips of ``length`` frames
+    that drifts on longer ones scores higher here than in :func:`model_passes`."""
+    from stbn.models.losses import posterior_mean
+
+    x = torch.from_numpy(noisy.astype(np.float32)).permute(0, 3, 1, 2)[None]
+    t_len, length = x.shape[1], min(length, x.shape[1])
+    out = []
+    with torch.no_grad():
+        for t in range(t_len):
+            lo = min(max(t - (length // 2 - 1), 0), t_len - length)
+            window = x[:, lo : lo + length]
+            est = posterior_mean(net(window, noise_map=sigma), window, sigma)[0, t - lo]
+            out.append(est.clamp(0.0, 1.0).permute(1, 2, 0).numpy())
+    return np.stack(out).astype(np.float64)
+
+
+def lattice_shares(net: torch.nn.Module, frames: int = 6, size: int = 64, sigma: float = 30 / 255,
+                   seed: int = 0) -> list[tuple[int, float, float]]:
+    """Where a model looks, on a random clip ``(1, frames, C, size, size)`` with zero flow: per frame offset
+    ``s - t`` from the query frame ``t = frames // 2`` (query pixel at the centre, first C output channels),
+    the share of ``|d out(t, q) / d noisy|`` on frame s, and the share of frame s's on q's lattice
+    ``q + 2Z^2`` (a quarter of its pixels; 0 on frame t, which is blind there)."""
+    gen = torch.Generator().manual_seed(seed)
+    c, t, q = net.in_channels, frames // 2, size // 2
+    noisy = (0.5 + 0.1 * torch.randn(1, frames, c, size, size, generator=gen)).requires_grad_(True)
+    zero = torch.zeros(1, frames - 1, 2, size, size)
+    net(noisy, noise_map=sigma, flows=(zero, zero))[0, t, :c, q, q].sum().backward()
+    g = noisy.grad[0].abs().sum(1)  # T,H,W
+    lattice = torch.zeros(size, size, dtype=torch.bool)
+    lattice[q % 2 :: 2, q % 2 :: 2] = True
+    return [(s - t, float(g[s].sum() / g.sum()), float(g[s][lattice].sum() / g[s].sum())) for s in range(frames)]
+
+
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import fit_vs_bm3d as bench  # the same clips, crops and results folder
@@ -111,8 +148,17 @@ def main() -> None:
     if args.output:
         estimates["output"] = read_sequence(args.output).astype(np.float64)
     if args.checkpoint:
+        from stbn.checkpoint import load_model
+
         estimates["posterior, no ensemble"], estimates["prior mean, no ensemble"] = model_passes(
             args.checkpoint, noisy, sigma)
+        net, cfg, _ = load_model(args.checkpoint)
+        net.eval()
+        length = cfg.data.clip_length
+        estimates[f"posterior, windows of {length} frames, no ensemble"] = windowed(net, noisy, sigma, length)
+        print("  where the model looks (zero flow; frame offset: share of the gradient, share of it on q's lattice):")
+        for offset, share, on_lattice in lattice_shares(net, frames=length):
+            print(f"    {offset:+d}: {share:.3f}, {on_lattice:.3f}")
     for name, est in estimates.items():
         print(f"  {name}: {psnr(est, clean):.2f} dB; temporal mean vs clean temporal mean "
               f"{psnr(est.mean(0), clean.mean(0)):.2f} dB")

@@ -1,9 +1,13 @@
-"""benchmarks/fit_diagnose.py's pure helpers: the clipped-noise mean and the per-band errors."""
+"""benchmarks/fit_diagnose.py's helpers: the clipped-noise mean, the per-band errors, the windowed pass and
+where a model looks."""
 
 import math
 
 import numpy as np
 import pytest
+import torch
+
+from stbn import STBN
 
 
 @pytest.fixture(scope="module")
@@ -29,3 +33,32 @@ def test_bands_give_share_bias_and_rmse_per_band(diag):
     share, bias, rmse = rows[0.0]
     assert (share, bias, rmse) == pytest.approx((0.5, 0.0, 0.1))
     assert rows[0.9] == pytest.approx((0.25, -0.3, 0.3))
+
+
+def tiny(neighbour_frames: bool) -> STBN:
+    torch.manual_seed(0)
+    return STBN(3, num_channels=8, num_resblocks=1, srfe_blocks=1, srfe_groups=1,
+                neighbour_frames=neighbour_frames).eval()
+
+
+def test_lattice_shares_see_the_blind_frame_and_the_opened_lattice(diag):
+    published = diag.lattice_shares(tiny(False), frames=4, size=16)
+    assert [o for o, _, _ in published] == [-2, -1, 0, 1]
+    assert sum(s for _, s, _ in published) == pytest.approx(1.0)
+    assert published[2][2] == 0.0  # the query frame is blind on q's lattice
+    opened = diag.lattice_shares(tiny(True), frames=4, size=16)
+    assert opened[2][2] == 0.0
+    assert min(opened[i][2] for i in (0, 1, 3)) > 2 * max(published[i][2] for i in (0, 1, 3))
+
+
+def test_windowed_pass_equals_the_whole_clip_when_the_window_holds_it(diag):
+    from stbn.models.losses import posterior_mean
+
+    net = tiny(True)
+    noisy = np.random.default_rng(0).random((5, 12, 12, 3))
+    x = torch.from_numpy(noisy.astype(np.float32)).permute(0, 3, 1, 2)[None]
+    with torch.no_grad():
+        whole = posterior_mean(net(x, noise_map=0.1), x, 0.1).clamp(0, 1)[0].permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(diag.windowed(net, noisy, 0.1, 5), whole, atol=1e-6)
+    short = diag.windowed(net, noisy, 0.1, 3)
+    assert short.shape == noisy.shape and np.abs(short - whole).max() > 1e-4
