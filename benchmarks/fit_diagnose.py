@@ -30,6 +30,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from scipy.stats import norm
 
+from stbn.analysis.blindness import lattice_shares
 from stbn.data.io import read_sequence
 from stbn.errors import StbnError
 
@@ -94,23 +95,6 @@ def windowed(net: torch.nn.Module, noisy: np.ndarray, sigma: float, length: int)
             est = posterior_mean(net(window, noise_map=sigma), window, sigma)[0, t - lo]
             out.append(est.clamp(0.0, 1.0).permute(1, 2, 0).numpy())
     return np.stack(out).astype(np.float64)
-
-
-def lattice_shares(net: torch.nn.Module, frames: int = 6, size: int = 64, sigma: float = 30 / 255,
-                   seed: int = 0) -> list[tuple[int, float, float]]:
-    """Where a model looks, on a random clip ``(1, frames, C, size, size)`` with zero flow: per frame offset
-    ``s - t`` from the query frame ``t = frames // 2`` (query pixel at the centre, first C output channels),
-    the share of ``|d out(t, q) / d noisy|`` on frame s, and the share of frame s's on q's lattice
-    ``q + 2Z^2`` (a quarter of its pixels; 0 on frame t, which is blind there)."""
-    gen = torch.Generator().manual_seed(seed)
-    c, t, q = net.in_channels, frames // 2, size // 2
-    noisy = (0.5 + 0.1 * torch.randn(1, frames, c, size, size, generator=gen)).requires_grad_(True)
-    zero = torch.zeros(1, frames - 1, 2, size, size)
-    net(noisy, noise_map=sigma, flows=(zero, zero))[0, t, :c, q, q].sum().backward()
-    g = noisy.grad[0].abs().sum(1)  # T,H,W
-    lattice = torch.zeros(size, size, dtype=torch.bool)
-    lattice[q % 2 :: 2, q % 2 :: 2] = True
-    return [(s - t, float(g[s].sum() / g.sum()), float(g[s][lattice].sum() / g[s].sum())) for s in range(frames)]
 
 
 def main() -> None:

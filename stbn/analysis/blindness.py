@@ -3,7 +3,8 @@
 STBN (:func:`check_blindness`): for a query ``(t, y, x)`` the output ``out[t, :, y, x]`` must have
 exactly zero gradient with respect to every pixel of the *current* noisy frame ``x_t`` at an (even,
 even) offset from ``(y, x)``, and non-zero gradient elsewhere within its receptive field (STBN_SPEC.md
-section 2). UDVD (:func:`check_pixel_blindness`): zero gradient with respect to pixel ``(y, x)`` of every
+section 2); :func:`lattice_shares` measures how much a (fitted) model uses that lattice in the other
+frames. UDVD (:func:`check_pixel_blindness`): zero gradient with respect to pixel ``(y, x)`` of every
 frame, non-zero with respect to its neighbours in every frame of the window (UDVD_SPEC.md section 6).
 Queries are batched as independent samples, so one forward/backward pass measures all of them.
 """
@@ -111,6 +112,23 @@ def _sensitivity(
         total = total + (out[i, t, :, y, x] @ proj if c is None else out[i, t, c, y, x])
     (grad,) = torch.autograd.grad(total, noisy)
     return grad.abs().sum(dim=2)
+
+
+def lattice_shares(net: STBN, frames: int = 6, size: int = 64, sigma: float = 30 / 255,
+                   seed: int = 0) -> list[tuple[int, float, float]]:
+    """Where a model looks, on a random clip ``(1, frames, C, size, size)`` with zero flow: per frame offset
+    ``s - t`` from the query frame ``t = frames // 2`` (query pixel at the centre, first C output channels),
+    the share of ``|d out(t, q) / d noisy|`` on frame s, and the share of frame s's on q's lattice
+    ``q + 2Z^2`` (a quarter of its pixels; 0 on frame t, which is blind there)."""
+    gen = torch.Generator().manual_seed(seed)
+    c, t, q = net.in_channels, frames // 2, size // 2
+    noisy = (0.5 + 0.1 * torch.randn(1, frames, c, size, size, generator=gen)).requires_grad_(True)
+    zero = torch.zeros(1, frames - 1, 2, size, size)
+    net(noisy, noise_map=sigma, flows=(zero, zero))[0, t, :c, q, q].sum().backward()
+    g = noisy.grad[0].abs().sum(1)  # T,H,W
+    lattice = torch.zeros(size, size, dtype=torch.bool)
+    lattice[q % 2 :: 2, q % 2 :: 2] = True
+    return [(s - t, float(g[s].sum() / g.sum()), float(g[s][lattice].sum() / g[s].sum())) for s in range(frames)]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,4 @@
-"""benchmarks/fit_diagnose.py's helpers: the clipped-noise mean, the per-band errors, the windowed pass and
-where a model looks."""
+"""benchmarks/fit_diagnose.py's helpers: the clipped-noise mean, the per-band errors and the windowed pass."""
 
 import math
 
@@ -39,16 +38,6 @@ def tiny(neighbour_frames: bool) -> STBN:
     torch.manual_seed(0)
     return STBN(3, num_channels=8, num_resblocks=1, srfe_blocks=1, srfe_groups=1,
                 neighbour_frames=neighbour_frames).eval()
-
-
-def test_lattice_shares_see_the_blind_frame_and_the_opened_lattice(diag):
-    published = diag.lattice_shares(tiny(False), frames=4, size=16)
-    assert [o for o, _, _ in published] == [-2, -1, 0, 1]
-    assert sum(s for _, s, _ in published) == pytest.approx(1.0)
-    assert published[2][2] == 0.0  # the query frame is blind on q's lattice
-    opened = diag.lattice_shares(tiny(True), frames=4, size=16)
-    assert opened[2][2] == 0.0
-    assert min(opened[i][2] for i in (0, 1, 3)) > 2 * max(published[i][2] for i in (0, 1, 3))
 
 
 def test_windowed_pass_equals_the_whole_clip_when_the_window_holds_it(diag):
