@@ -11,7 +11,8 @@ For one clip of a ``fit_vs_bm3d.py`` results folder (its clean crop, its stored 
   constant in time), and its bias and RMSE per band of clean values;
 - with ``--checkpoint`` (a ``stbn denoise --save-model`` file): one whole-clip pass without ensembles, as the
   posterior mean and as the network's prior mean alone; the posterior when each frame is denoised by a window
-  of the fit's training clip length (:func:`windowed`); and where the model looks (:func:`lattice_shares`).
+  of the fit's training clip length (:func:`windowed`); and where the model looks
+  (:func:`stbn.analysis.blindness.lattice_shares`).
 
     .venv/bin/python benchmarks/fit_diagnose.py lego --dataset embedded-corpus-heldout \\
         --results /tmp/stbn-fit-vs-bm3d --output /tmp/stbn-fit-vs-bm3d/out/lego_s30_cpu-fit_m30_seed0
@@ -33,6 +34,7 @@ from scipy.stats import norm
 from stbn.analysis.blindness import lattice_shares
 from stbn.data.io import read_sequence
 from stbn.errors import StbnError
+from stbn.evaluation.metrics import psnr
 
 
 def clipped_mean(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -40,10 +42,6 @@ def clipped_mean(x: np.ndarray, sigma: float) -> np.ndarray:
     a, b = -x / sigma, (1.0 - x) / sigma
     inside = x * (norm.cdf(b) - norm.cdf(a)) + sigma * (norm.pdf(a) - norm.pdf(b))
     return inside + norm.sf(b)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
 
 
 def bands(clean: np.ndarray, est: np.ndarray) -> list[tuple[float, float, float, float]]:
@@ -57,44 +55,37 @@ def bands(clean: np.ndarray, est: np.ndarray) -> list[tuple[float, float, float,
     return out
 
 
-def model_passes(checkpoint: Path, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """One whole-clip pass, no ensemble: (posterior mean, prior mean), both (T, H, W, C) clamped to [0, 1]."""
-    from stbn.checkpoint import load_model
+def whole_pass(net: torch.nn.Module, noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """The engine's whole-clip pass over ``noisy`` ``(T, H, W, C)``, no ensemble, fp32: ``(T, H, W, C)``."""
     from stbn.config import InferConfig
     from stbn.engine import schedule
     from stbn.engine.speed import REFERENCE
 
-    net, _, _ = load_model(checkpoint)
     frames = [torch.from_numpy(f).permute(2, 0, 1)[None] for f in noisy.astype(np.float32)]
+    outs = schedule.denoise(net, iter(frames), sigma, InferConfig(streaming=False), REFERENCE)
+    return np.stack([o[0].permute(1, 2, 0).numpy() for o in outs]).astype(np.float64)
 
-    def run() -> np.ndarray:
-        outs = schedule.denoise(net, iter(frames), sigma, InferConfig(streaming=False), REFERENCE)
-        return np.stack([o[0].permute(1, 2, 0).numpy() for o in outs]).astype(np.float64)
 
-    posterior = run()
+def model_passes(net: torch.nn.Module, noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """One whole-clip pass, no ensemble: (posterior mean, prior mean), both (T, H, W, C) clamped to [0, 1]."""
+    from stbn.engine import schedule
+
+    posterior = whole_pass(net, noisy, sigma)
     # the schedule has one place that turns a Gaussian head into an estimate; the prior mean is its first C channels
     with mock.patch.object(schedule, "posterior_mean", lambda out, noisy, sigma: out[:, :, : noisy.shape[2]]):
-        prior = run()
+        prior = whole_pass(net, noisy, sigma)
     return posterior, prior
 
 
 def windowed(net: torch.nn.Module, noisy: np.ndarray, sigma: float, length: int) -> np.ndarray:
-    """Posterior mean ``(T, H, W, C)`` of ``noisy`` ``(T, H, W, C)``, each frame t from one forward pass over
-    the ``length`` frames that hold it at position ``length // 2 - 1`` (shifted at the clip's ends); no
-    ensemble, fp32, the model's own flow estimator. A recurrence trained on clips of ``length`` frames
-    that drifts on longer ones scores higher here than in :func:`model_passes`."""
-    from stbn.models.losses import posterior_mean
-
-    x = torch.from_numpy(noisy.astype(np.float32)).permute(0, 3, 1, 2)[None]
-    t_len, length = x.shape[1], min(length, x.shape[1])
-    out = []
-    with torch.no_grad():
-        for t in range(t_len):
-            lo = min(max(t - (length // 2 - 1), 0), t_len - length)
-            window = x[:, lo : lo + length]
-            est = posterior_mean(net(window, noise_map=sigma), window, sigma)[0, t - lo]
-            out.append(est.clamp(0.0, 1.0).permute(1, 2, 0).numpy())
-    return np.stack(out).astype(np.float64)
+    """Posterior mean ``(T, H, W, C)`` of ``noisy`` ``(T, H, W, C)``, each frame t from one :func:`whole_pass`
+    over the ``length`` frames that hold it at position ``length // 2 - 1`` (shifted at the clip's ends). A
+    recurrence trained on clips of ``length`` frames that drifts on longer ones scores higher here than in
+    :func:`model_passes`."""
+    t_len = noisy.shape[0]
+    length = min(length, t_len)
+    starts = [min(max(t - (length // 2 - 1), 0), t_len - length) for t in range(t_len)]
+    return np.stack([whole_pass(net, noisy[lo : lo + length], sigma)[t - lo] for t, lo in enumerate(starts)])
 
 
 def main() -> None:
@@ -134,10 +125,8 @@ def main() -> None:
     if args.checkpoint:
         from stbn.checkpoint import load_model
 
-        estimates["posterior, no ensemble"], estimates["prior mean, no ensemble"] = model_passes(
-            args.checkpoint, noisy, sigma)
         net, cfg, _ = load_model(args.checkpoint)
-        net.eval()
+        estimates["posterior, no ensemble"], estimates["prior mean, no ensemble"] = model_passes(net, noisy, sigma)
         length = cfg.data.clip_length
         estimates[f"posterior, windows of {length} frames, no ensemble"] = windowed(net, noisy, sigma, length)
         print("  where the model looks (zero flow; frame offset: share of the gradient, share of it on q's lattice):")

@@ -57,8 +57,9 @@ class STBN(nn.Module):
         Also feed the noisy frame the aligned state came from (t-1 forward, t+1 backward), warped with the
         same flow, into the BSA fusion (not in the paper). In the published network a state is blind to its
         own frame on the output's lattice ``q + 2Z^2``, so neighbouring frames reach ``q``'s lattice only
-        through weak paths and a static scene cannot be averaged in time; the fusion's 1x1 and dilation-2
-        convolutions carry ``q``'s lattice, and frame t never enters this way, so blindness holds.
+        through weak paths (docs/fitting.md) and a static scene is hard to average in time; the fusion's 1x1
+        and dilation-2 convolutions carry ``q``'s lattice, and frame t never enters this way, so blindness
+        holds.
     flow
         Estimator used when ``forward`` gets no ``flows``; default :class:`ZeroFlow`. It runs without
         gradient: nearest warping gives the flow none, and distillation trains it separately.
