@@ -280,6 +280,15 @@ class InferConfig(_Section):
     over a window of the frames with the frame's flows, cropped. STBN only (UDVD holds one window at a time)."""
     tile_overlap: int = Field(128, ge=0, le=100_000)
     """Context in pixels around each tile (rounded up to a multiple of 4)."""
+    time_window: int = Field(0, ge=0, le=100_000)
+    """Frames per time window (0: the whole clip at once): the clip is denoised as windows of this many frames
+    starting every ``window_stride`` frames (the last ends with the clip), and each frame's estimate is the
+    mean over the windows that hold it. A recurrence fitted on short clips can drift over longer ones
+    (``stbn denoise --fit-*`` trains on ``data.clip_length`` frames: docs/fitting.md). Costs the windows'
+    frames over the clip's in inference (about 2x at a stride of half the window)."""
+    window_stride: int = Field(0, ge=0, le=100_000)
+    """Frames between the starts of consecutive time windows, at most ``time_window`` (0: half the window,
+    rounded up)."""
     time_ensemble: bool = False
     """Also denoise the clip in reverse time order (STBN: the forward and backward cells swap roles; UDVD:
     each window is read backwards) and average the two estimates: twice the inference (docs/fitting.md)."""
@@ -290,6 +299,15 @@ class InferConfig(_Section):
     poolings and square padding). k*k times the
     inference; 1: off. Under ``stbn denoise --fit-minutes`` the most: halved while it would take more than
     a few percent of the budget (docs/fitting.md)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> InferConfig:
+        if self.window_stride > self.time_window:
+            raise ValueError(
+                f"infer.window_stride {self.window_stride} must be at most infer.time_window {self.time_window}"
+                " (0: no time windows)"
+            )
+        return self
 
 
 class ExperimentConfig(_Section):

@@ -3,8 +3,9 @@ flows of each adjacent pair.
 
 The clip is read once (:func:`ingest`) into a store of frames; the flows of each adjacent pair are
 estimated as the pair arrives (:mod:`stbn.engine.flows`). A :class:`View` reads the stored frames through
-a crop (a shift-ensemble window, a tile) and a time order (the time-reversal ensemble), with flows that
-are either the clip's own, cropped (tiles), or estimated for the view (shift windows, re-estimation).
+a crop (a shift-ensemble window, a tile), a span of time (a time window) and a time order (the
+time-reversal ensemble), with flows that are either the clip's own, cropped or spanned (tiles, time
+windows), or estimated for the view (shift windows, re-estimation).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Literal
 import torch
 
 from stbn.engine.flows import pair_flows
-from stbn.engine.stores import ReversedStore, Storage, TensorStore
+from stbn.engine.stores import OffsetStore, ReversedStore, Storage, TensorStore
 
 Direction = Literal["forward", "backward"]
 Crop = tuple[slice, slice]
@@ -68,6 +69,15 @@ class View:
         if self.fwd is not None and self.bwd is not None:
             flows = {"fwd": ReversedStore(self.bwd, last - 1), "bwd": ReversedStore(self.fwd, last - 1)}
         return replace(self, frames=ReversedStore(self.frames, last), **flows)
+
+    def span(self, lo: int, hi: int) -> View:
+        """Frames ``[lo, hi)`` of the view as a view of ``hi - lo`` frames, with the flows of the pairs inside."""
+        if not 0 <= lo < hi <= self.length:
+            raise ValueError(f"span [{lo}, {hi}) is not inside the view's {self.length} frames")
+        flows = {}
+        if self.fwd is not None and self.bwd is not None:
+            flows = {"fwd": OffsetStore(self.fwd, lo), "bwd": OffsetStore(self.bwd, lo)}
+        return replace(self, frames=OffsetStore(self.frames, lo), length=hi - lo, **flows)
 
     def with_flows(self, fwd: TensorStore, bwd: TensorStore) -> View:
         """The view with other flows, stored at the view's size."""

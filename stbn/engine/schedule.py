@@ -5,9 +5,12 @@ pair) and then, for the ``infer`` options:
 
 - **shift windows** (``shift_ensemble`` k): the views ``[dy:, dx:]``, dy, dx in 0..k-1, each with flows
   estimated on its own frames (the whole clip keeps the ingested ones);
-- per window, **flow re-estimation** (``reestimate_flows``): a first run whose pseudo-clean mean the flows
+- per shift window, the **time windows** (``time_window`` L, ``window_stride`` S; :func:`time_windows`): the
+  spans of L frames starting every S frames, the last ending with the clip (one span of the whole clip by
+  default), with the flows of the pairs inside;
+- per span, **flow re-estimation** (``reestimate_flows``): a first run whose pseudo-clean mean the flows
   are estimated on again (:mod:`stbn.engine.flows`);
-- per window, the **time directions**: the view, and with ``time_ensemble`` the view in reverse time order;
+- per span, the **time directions**: the span, and with ``time_ensemble`` the span in reverse time order;
 - per direction, one **run** (:mod:`stbn.engine.runs`: whole clip, or streamed as the method streams:
   STBN's recurrence, UDVD's sliding window), cut into **tiles** if ``tile`` (:mod:`stbn.engine.tiles`).
 
@@ -15,9 +18,11 @@ Methods without flows (UDVD) estimate none: the shift windows and the time direc
 and the same code as STBN's.
 
 Each run's outputs become per-frame estimates (posterior mean, or the direct output); the two time
-directions of a window are averaged, windows are accumulated per pixel and divided by the number of
-windows holding the pixel, and the result is clamped to [0, 1]. Everything that waits (a reversed run's
-estimates, the windows' running sums, tile cores, backward states) waits in stores of the clip's kind:
+directions of a span are averaged, a frame's estimates are averaged over the spans that hold it, shift
+windows are accumulated per pixel and divided by the number of windows holding the pixel, and the result
+is clamped to [0, 1]. A frame leaves its shift window as soon as no later span holds it. Everything that
+waits (a reversed run's estimates, the spans' and the windows' running sums, tile cores, backward states)
+waits in stores of the clip's kind:
 temporary files when ``infer.streaming`` and ``infer.spill``, else memory; the last run of the schedule
 yields frame by frame.
 """
@@ -128,8 +133,8 @@ class _Plan:
             noisy = view.frame(t).unsqueeze(1)
             yield posterior_mean(out.unsqueeze(1), noisy, view.crop_map(self.sigma))[:, 0]
 
-    def window_estimates(self, view: View, flows: Storage) -> Iterator[torch.Tensor]:
-        """Per-frame estimates of one window: with re-estimated flows (stored in ``flows``) if asked, the mean
+    def view_estimates(self, view: View, flows: Storage) -> Iterator[torch.Tensor]:
+        """Per-frame estimates of one span: with re-estimated flows (stored in ``flows``) if asked, the mean
         of both time directions with the time ensemble."""
         if self.reestimate_flows:
             view = view.with_flows(*reestimate(self.net, self.outputs(view), flows))
@@ -145,6 +150,32 @@ class _Plan:
                 yield 0.5 * (est + backward.get(t))
         finally:
             backward.close()
+
+    def window_estimates(self, view: View, flows: Storage) -> Iterator[torch.Tensor]:
+        """Per-frame estimates of one shift window: each frame's mean over the time windows that hold it
+        (:meth:`view_estimates` of each span; a span's re-estimated flows live as long as the span)."""
+        spans = time_windows(view.length, self.infer.time_window, self.infer.window_stride)
+        if len(spans) == 1:
+            yield from self.view_estimates(view, flows)
+            return
+        counts = [sum(lo <= t < hi for lo, hi in spans) for t in range(view.length)]
+        totals = self.storage.new()
+        try:
+            for i, (lo, hi) in enumerate(spans):
+                final = spans[i + 1][0] if i + 1 < len(spans) else view.length  # no later span holds t < final
+                summed = spans[i - 1][1] if i else lo  # frames t < summed have a running sum
+                span_flows = flows.sibling()
+                try:
+                    for t, est in enumerate(self.view_estimates(view.span(lo, hi), span_flows), start=lo):
+                        total = totals.get(t) + est if t < summed else est
+                        if t < final:
+                            yield total / counts[t]
+                        else:
+                            totals.put(t, total)
+                finally:
+                    span_flows.close()
+        finally:
+            totals.close()
 
     def estimates(self, clip: View) -> Iterator[torch.Tensor]:
         """Per-frame estimates ``(N, C, H, W)`` (not clamped) of the clip: with the shift ensemble, each
@@ -177,3 +208,13 @@ class _Plan:
                     flows.close()
         finally:
             totals.close()
+
+
+def time_windows(length: int, window: int, stride: int) -> list[tuple[int, int]]:
+    """The spans ``[lo, hi)`` a clip of ``length`` frames is denoised in (``infer.time_window``,
+    ``infer.window_stride``): ``window`` frames starting every ``stride`` frames (0: half the window, rounded
+    up), the last ending with the clip; the whole clip if ``window`` is 0 or at least ``length``."""
+    if not window or window >= length:
+        return [(0, length)]
+    stride = stride or -(-window // 2)
+    return [(lo, lo + window) for lo in [*range(0, length - window, stride), length - window]]

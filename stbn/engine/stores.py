@@ -118,6 +118,25 @@ class ReversedStore:
 
 
 @dataclass
+class OffsetStore:
+    """Read-only view of ``store`` with index ``i`` mapped to ``offset + i``."""
+
+    store: TensorStore
+    offset: int
+
+    def put(self, i: int, x: torch.Tensor) -> None:
+        """Views are read-only."""
+        raise TypeError("an offset view of a store is read-only")
+
+    def get(self, i: int) -> torch.Tensor:
+        """The tensor stored under ``offset + i``."""
+        return self.store.get(self.offset + i)
+
+    def close(self) -> None:
+        """Nothing to release: the viewed store belongs to its maker."""
+
+
+@dataclass
 class Storage:
     """Makes the stores of one denoising call, all of one kind: a temporary file each in ``directory``
     (None: the system temp folder) with ``spill``, else memory. Stores with a short life are closed by
