@@ -4,7 +4,8 @@ The budget counts from the start of the process (the interpreter's start-up and 
 and much longer on a busy machine). Reading the frames, estimating the noise level and loading happen
 before fitting and are subtracted as measured; the final inference (flows plus the bidirectional pass)
 and writing happen after it and are reserved from an estimate: a timed pass of the untrained model over
-the first frames, scaled to the clip length, with a safety factor; the sample passes count as time spent.
+the first frames, scaled to the clip length (the frames of its time windows), with a safety factor; the
+sample passes count as time spent.
 The final pass's shift ensemble (``infer.shift_ensemble`` k: k*k passes) is the configured one only when
 it fits in a fraction of the budget, else it is halved until it does: at short budgets a minute of fitting
 is worth more than the ensemble (docs/fitting.md). What is left is the fitting budget
@@ -24,6 +25,7 @@ import torch
 
 from stbn.config import ExperimentConfig, InferConfig
 from stbn.engine import denoise
+from stbn.engine.schedule import time_windows
 from stbn.errors import StbnError
 from stbn.models.registry import Denoiser
 
@@ -55,8 +57,9 @@ def process_start() -> float:
 
 def inference_seconds(net: Denoiser, noisy: torch.Tensor, sigma: float | None, cfg: ExperimentConfig) -> float:
     """Estimated wall time of denoising ``noisy`` ``(T, C, H, W)`` with one window of the shift ensemble
-    (then writing it), from a timed pass over its first frames after a warm-up pass over the first one;
-    denoised as ``cfg`` says (its ``infer.shift_ensemble`` aside), so the timed path is the final pass's."""
+    (then writing it), from a timed pass over its first frames after a warm-up pass over the first one,
+    scaled to the frames of the clip's time windows (``infer.time_window``); denoised as ``cfg`` says (its
+    ``infer.shift_ensemble`` aside), so the timed path is the final pass's."""
     one = cfg.infer.model_copy(update={"shift_ensemble": 1})
     k = min(SAMPLE_FRAMES, noisy.shape[0])
     for sample in (noisy[:1], noisy[:k]):  # a warm-up pass, then the timed one
@@ -64,7 +67,12 @@ def inference_seconds(net: Denoiser, noisy: torch.Tensor, sigma: float | None, c
         frames = sample.unsqueeze(1).unbind(0)
         for _ in denoise(net, frames, sigma, one, cfg.speed, reestimate_flows=cfg.flow.reestimates):
             pass
-    return SAFETY * (time.monotonic() - start) * noisy.shape[0] / k
+    return SAFETY * (time.monotonic() - start) * _span_frames(noisy.shape[0], cfg.infer) / _span_frames(k, cfg.infer)
+
+
+def _span_frames(length: int, infer: InferConfig) -> int:
+    """Frames denoised per pass over ``length`` frames: those of its time windows."""
+    return sum(hi - lo for lo, hi in time_windows(length, infer.time_window, infer.window_stride))
 
 
 def budget_ensemble(infer: InferConfig, window_seconds: float, total_minutes: float) -> tuple[InferConfig, float]:

@@ -1,12 +1,15 @@
 """The CPU fitting preset, the --fit-minutes budget arithmetic, and flows precomputed once for fitting."""
 
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
 
-from stbn.config import preset
+from stbn.config import InferConfig, preset
 from stbn.data.clips import TrainingClips
 from stbn.errors import StbnError
+from stbn.models.registry import build_model
 from stbn.training.budget import ENSEMBLE_FRACTION, MARGIN_FRACTION, MARGIN_SECONDS, budget_ensemble, fitting_minutes
 from stbn.training.trainer import lr_scale
 
@@ -45,3 +48,21 @@ def test_clips_carry_the_crops_of_precomputed_flows():
         crop = (slice(start, start + 3), slice(None), slice(top, top + 8), slice(left, left + 8))
         assert torch.equal(batch.flows[0][i], fwd[crop]) and torch.equal(batch.flows[1][i], bwd[crop])
     assert TrainingClips("srgb", 4, 1, 8, 3, seed=1, noisy=[noisy]).batch(5).flows is None
+
+
+@pytest.mark.parametrize(
+    ("window", "stride", "scale"), [(0, 0, 20 / 2), (6, 0, 36 / 2), (6, 1, 90 / 2), (1, 0, 20 / 2)]
+)
+def test_the_final_pass_estimate_scales_to_the_frames_of_the_time_windows(window, stride, scale):
+    """The timed sample pass over the first 2 frames (1 s on a fake clock) is scaled to the clip's 20 frames
+    as its time windows cover them: 6-frame spans every 3 frames cover 36, every frame 90."""
+    from stbn.training import budget
+
+    cfg = preset("tiny").model_copy(
+        update={"infer": InferConfig(streaming=False, time_window=window, window_stride=stride)}
+    )
+    net = build_model(cfg)
+    clock = mock.Mock(monotonic=mock.Mock(side_effect=[0.0, 10.0, 11.0]))
+    with mock.patch.object(budget, "time", clock):
+        seconds = budget.inference_seconds(net, torch.rand(20, 3, 8, 8), 0.1, cfg)
+    assert seconds == pytest.approx(budget.SAFETY * scale)
