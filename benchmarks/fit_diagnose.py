@@ -10,8 +10,9 @@ For one clip of a ``fit_vs_bm3d.py`` results folder (its clean crop, its stored 
 - with ``--output``: the output's PSNR, the PSNR of its temporal mean against the clean temporal mean (an error
   constant in time), and its bias and RMSE per band of clean values;
 - with ``--checkpoint`` (a ``stbn denoise --save-model`` file): one whole-clip pass without ensembles, as the
-  posterior mean and as the network's prior mean alone; the posterior when each frame is denoised by a window
-  of the fit's training clip length (:func:`windowed`); and where the model looks
+  posterior mean and as the network's prior mean alone; the posterior in time windows of the fit's training
+  clip length (``infer.time_window``) starting every half window and every frame: a recurrence trained on
+  clips of that length that drifts on longer ones scores higher there; and where the model looks
   (:func:`stbn.analysis.blindness.lattice_shares`).
 
     .venv/bin/python benchmarks/fit_diagnose.py lego --dataset embedded-corpus-heldout \\
@@ -55,14 +56,18 @@ def bands(clean: np.ndarray, est: np.ndarray) -> list[tuple[float, float, float,
     return out
 
 
-def whole_pass(net: torch.nn.Module, noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """The engine's whole-clip pass over ``noisy`` ``(T, H, W, C)``, no ensemble, fp32: ``(T, H, W, C)``."""
+def whole_pass(
+    net: torch.nn.Module, noisy: np.ndarray, sigma: float, time_window: int = 0, stride: int = 0
+) -> np.ndarray:
+    """The engine's whole-clip pass over ``noisy`` ``(T, H, W, C)``, no ensemble, fp32, in time windows of
+    ``time_window`` frames every ``stride`` (``infer.time_window``, ``infer.window_stride``): ``(T, H, W, C)``."""
     from stbn.config import InferConfig
     from stbn.engine import schedule
     from stbn.engine.speed import REFERENCE
 
     frames = [torch.from_numpy(f).permute(2, 0, 1)[None] for f in noisy.astype(np.float32)]
-    outs = schedule.denoise(net, iter(frames), sigma, InferConfig(streaming=False), REFERENCE)
+    infer = InferConfig(streaming=False, time_window=time_window, window_stride=stride)
+    outs = schedule.denoise(net, iter(frames), sigma, infer, REFERENCE)
     return np.stack([o[0].permute(1, 2, 0).numpy() for o in outs]).astype(np.float64)
 
 
@@ -75,17 +80,6 @@ def model_passes(net: torch.nn.Module, noisy: np.ndarray, sigma: float) -> tuple
     with mock.patch.object(schedule, "posterior_mean", lambda out, noisy, sigma: out[:, :, : noisy.shape[2]]):
         prior = whole_pass(net, noisy, sigma)
     return posterior, prior
-
-
-def windowed(net: torch.nn.Module, noisy: np.ndarray, sigma: float, length: int) -> np.ndarray:
-    """Posterior mean ``(T, H, W, C)`` of ``noisy`` ``(T, H, W, C)``, each frame t from one :func:`whole_pass`
-    over the ``length`` frames that hold it at position ``length // 2 - 1`` (shifted at the clip's ends). A
-    recurrence trained on clips of ``length`` frames that drifts on longer ones scores higher here than in
-    :func:`model_passes`."""
-    t_len = noisy.shape[0]
-    length = min(length, t_len)
-    starts = [min(max(t - (length // 2 - 1), 0), t_len - length) for t in range(t_len)]
-    return np.stack([whole_pass(net, noisy[lo : lo + length], sigma)[t - lo] for t, lo in enumerate(starts)])
 
 
 def main() -> None:
@@ -128,7 +122,9 @@ def main() -> None:
         net, cfg, _ = load_model(args.checkpoint)
         estimates["posterior, no ensemble"], estimates["prior mean, no ensemble"] = model_passes(net, noisy, sigma)
         length = cfg.data.clip_length
-        estimates[f"posterior, windows of {length} frames, no ensemble"] = windowed(net, noisy, sigma, length)
+        for stride in (0, 1):
+            name = f"posterior, time windows of {length} frames every {stride or -(-length // 2)}, no ensemble"
+            estimates[name] = whole_pass(net, noisy, sigma, length, stride)
         print("  where the model looks (zero flow; frame offset: share of the gradient, share of it on q's lattice):")
         for offset, share, on_lattice in lattice_shares(net, frames=length):
             print(f"    {offset:+d}: {share:.3f}, {on_lattice:.3f}")

@@ -1,4 +1,4 @@
-"""benchmarks/fit_diagnose.py's helpers: the clipped-noise mean, the per-band errors and the windowed pass."""
+"""benchmarks/fit_diagnose.py's helpers: the clipped-noise mean, the per-band errors and the engine's pass."""
 
 import math
 
@@ -40,7 +40,7 @@ def tiny(neighbour_frames: bool) -> STBN:
                 neighbour_frames=neighbour_frames).eval()
 
 
-def test_windowed_pass_equals_the_whole_clip_when_the_window_holds_it(diag):
+def test_pass_is_the_networks_posterior_and_time_windows_change_it(diag):
     from stbn.models.losses import posterior_mean
 
     net = tiny(True)
@@ -48,6 +48,7 @@ def test_windowed_pass_equals_the_whole_clip_when_the_window_holds_it(diag):
     x = torch.from_numpy(noisy.astype(np.float32)).permute(0, 3, 1, 2)[None]
     with torch.no_grad():
         whole = posterior_mean(net(x, noise_map=0.1), x, 0.1).clamp(0, 1)[0].permute(0, 2, 3, 1).numpy()
-    np.testing.assert_allclose(diag.windowed(net, noisy, 0.1, 5), whole, atol=1e-6)
-    short = diag.windowed(net, noisy, 0.1, 3)
+    np.testing.assert_allclose(diag.whole_pass(net, noisy, 0.1), whole, atol=1e-6)
+    np.testing.assert_allclose(diag.whole_pass(net, noisy, 0.1, 5, 1), whole, atol=1e-6)
+    short = diag.whole_pass(net, noisy, 0.1, 3, 1)
     assert short.shape == noisy.shape and np.abs(short - whole).max() > 1e-4
