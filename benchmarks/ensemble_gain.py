@@ -13,8 +13,8 @@ tuning lanes of ``docs/fitting.md`` were scored:
         --sigma 30 --fit-minutes 30 --preset cpu-fit --bit-depth 16 --set train.threads=1 \\
         --set data.crop=48 --save-model /tmp/lane-L.pt
     .venv/bin/python benchmarks/ensemble_gain.py --clip carphone /tmp/lane-L.pt
-    .venv/bin/python benchmarks/ensemble_gain.py --dataset embedded-corpus-train --clip ball-toss \\
-        --variants plain plain@6/3 time+shift4@6/3 MODEL.pt
+    .venv/bin/python benchmarks/ensemble_gain.py MODEL.pt --dataset embedded-corpus-train --clip ball-toss \\
+        --variants plain plain@6/3 time+shift4@6/3
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main() -> None:
     p.add_argument("--dataset", choices=list(DATASETS), default=embedded.TEST, help="dataset of the clip")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="datasets root (default %(default)s)")
     p.add_argument("--variants", nargs="+", default=list(ENSEMBLES), metavar="ENSEMBLE[@L/S]",
-                   help="final passes to score (default: every ensemble over the whole clip)")
+                   help="final passes to score, after the models (default: every ensemble over the whole clip)")
     p.add_argument("--sigma", type=float, default=30.0, help="noise std (/255)")
     p.add_argument("--frames", type=int, default=20)
     p.add_argument("--size", type=int, default=256)

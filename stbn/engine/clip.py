@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 
 from stbn.engine.flows import pair_flows
-from stbn.engine.stores import OffsetStore, ReversedStore, Storage, TensorStore
+from stbn.engine.stores import IndexedStore, Storage, TensorStore
 
 Direction = Literal["forward", "backward"]
 Crop = tuple[slice, slice]
@@ -67,8 +67,8 @@ class View:
         last = self.length - 1
         flows = {}
         if self.fwd is not None and self.bwd is not None:
-            flows = {"fwd": ReversedStore(self.bwd, last - 1), "bwd": ReversedStore(self.fwd, last - 1)}
-        return replace(self, frames=ReversedStore(self.frames, last), **flows)
+            flows = {"fwd": IndexedStore(self.bwd, last - 1, -1), "bwd": IndexedStore(self.fwd, last - 1, -1)}
+        return replace(self, frames=IndexedStore(self.frames, last, -1), **flows)
 
     def span(self, lo: int, hi: int) -> View:
         """Frames ``[lo, hi)`` of the view as a view of ``hi - lo`` frames, with the flows of the pairs inside."""
@@ -76,8 +76,8 @@ class View:
             raise ValueError(f"span [{lo}, {hi}) is not inside the view's {self.length} frames")
         flows = {}
         if self.fwd is not None and self.bwd is not None:
-            flows = {"fwd": OffsetStore(self.fwd, lo), "bwd": OffsetStore(self.bwd, lo)}
-        return replace(self, frames=OffsetStore(self.frames, lo), length=hi - lo, **flows)
+            flows = {"fwd": IndexedStore(self.fwd, lo), "bwd": IndexedStore(self.bwd, lo)}
+        return replace(self, frames=IndexedStore(self.frames, lo), length=hi - lo, **flows)
 
     def with_flows(self, fwd: TensorStore, bwd: TensorStore) -> View:
         """The view with other flows, stored at the view's size."""

@@ -99,38 +99,21 @@ class DiskStore:
 
 
 @dataclass
-class ReversedStore:
-    """Read-only view of ``store`` with index ``i`` mapped to ``last - i``."""
+class IndexedStore:
+    """Read-only view of ``store`` with index ``i`` mapped to ``start + step * i``: a span of it (step 1) or
+    its reversal (step -1)."""
 
     store: TensorStore
-    last: int
+    start: int
+    step: int = 1
 
     def put(self, i: int, x: torch.Tensor) -> None:
         """Views are read-only."""
-        raise TypeError("a reversed view of a store is read-only")
+        raise TypeError("an indexed view of a store is read-only")
 
     def get(self, i: int) -> torch.Tensor:
-        """The tensor stored under ``last - i``."""
-        return self.store.get(self.last - i)
-
-    def close(self) -> None:
-        """Nothing to release: the viewed store belongs to its maker."""
-
-
-@dataclass
-class OffsetStore:
-    """Read-only view of ``store`` with index ``i`` mapped to ``offset + i``."""
-
-    store: TensorStore
-    offset: int
-
-    def put(self, i: int, x: torch.Tensor) -> None:
-        """Views are read-only."""
-        raise TypeError("an offset view of a store is read-only")
-
-    def get(self, i: int) -> torch.Tensor:
-        """The tensor stored under ``offset + i``."""
-        return self.store.get(self.offset + i)
+        """The tensor stored under ``start + step * i``."""
+        return self.store.get(self.start + self.step * i)
 
     def close(self) -> None:
         """Nothing to release: the viewed store belongs to its maker."""
