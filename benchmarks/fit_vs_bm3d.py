@@ -19,9 +19,10 @@ height x width, as the table prints them:
 
 Then:
 
-- ``stbn denoise NOISY -o OUT --sigma S --fit-minutes M --preset P`` runs as a subprocess per minutes
-  budget and seed, timed end to end (start-up, reading, flows, fitting, final inference, writing), with
-  the 1-minute load average sampled while it runs;
+- ``stbn denoise NOISY -o OUT --sigma S --fit-minutes M --preset P`` (or ``--checkpoint START``: a fit from a
+  start model, the method ``from-<name>``) runs as a subprocess per minutes budget and seed, timed end to
+  end (start-up, reading, flows, fitting, final inference, writing), with the 1-minute load average
+  sampled while it runs;
 - ``bm3d`` (colour BM3D per frame, sigma given) and the non-local means baselines of
   :mod:`stbn.evaluation.baselines` run in this process, timed per frame.
 
@@ -40,6 +41,7 @@ variant and seed, baselines as horizontal lines; a last panel: every clip's marg
     .venv/bin/python benchmarks/fit_vs_bm3d.py --seeds 1 --minutes 30
     .venv/bin/python benchmarks/fit_vs_bm3d.py --dataset embedded-corpus-heldout --minutes 10 30      # issue 22, 1
     .venv/bin/python benchmarks/fit_vs_bm3d.py --dataset embedded-corpus-heldout --sigmas 15 50 --minutes 30  # 2
+    .venv/bin/python benchmarks/fit_vs_bm3d.py --checkpoint results/start/cpu-start/model.pt --minutes 10
     .venv/bin/python benchmarks/fit_vs_bm3d.py --report-only                       # table and figures
 """
 
@@ -83,7 +85,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--minutes", nargs="*", type=float, default=[30.0],
                    help="--fit-minutes budgets (none: baselines only)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0], help="train.seed of the fitted model")
-    p.add_argument("--preset", default="cpu-fit", help="stbn denoise --preset")
+    model = p.add_mutually_exclusive_group()
+    model.add_argument("--preset", default="cpu-fit", help="stbn denoise --preset of a new model (default %(default)s)")
+    model.add_argument("--checkpoint", type=Path,
+                       help="fit from this start model instead (stbn denoise --checkpoint; docs/fitting.md)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="extra stbn denoise --set (recorded with the run)")
     p.add_argument("--threads", type=int, default=0,
@@ -139,8 +144,11 @@ def mean_psnr(clean: np.ndarray, denoised: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- runs
-def variant(preset: str, overrides: list[str]) -> str:
-    """The fitted method: the preset and its ``--set`` overrides (``cpu-fit data.crop=56``)."""
+def variant(preset: str, overrides: list[str], checkpoint: Path | None = None) -> str:
+    """The fitted method: the preset, or ``from-<name>`` for a start model (``<name>`` its file's stem, or its
+    folder's for a ``model.pt``), and the ``--set`` overrides (``cpu-fit data.crop=56``)."""
+    if checkpoint is not None:
+        preset = f"from-{checkpoint.parent.name if checkpoint.stem == 'model' else checkpoint.stem}"
     return " ".join([preset, *overrides])
 
 
@@ -177,11 +185,16 @@ def wait_for(proc: subprocess.Popen, seconds: float) -> bool:
     return True
 
 
+def model_args(args: argparse.Namespace) -> list[str]:
+    """``stbn denoise``'s model: ``--checkpoint START`` or ``--preset P``."""
+    return ["--checkpoint", str(args.checkpoint)] if args.checkpoint else ["--preset", args.preset]
+
+
 def run_stbn(noisy_dir: Path, out_dir: Path, sigma: float, minutes: float, seed: int, args: argparse.Namespace) -> dict:
     """``stbn denoise`` as a subprocess, timed end to end, the load average sampled every 5 s."""
     stbn = Path(sys.executable).with_name("stbn")
     cmd = [str(stbn), "denoise", str(noisy_dir), "-o", str(out_dir), "--sigma", f"{sigma:g}",
-           "--fit-minutes", f"{minutes:g}", "--preset", args.preset, "--bit-depth", "16", "--device", "cpu",
+           "--fit-minutes", f"{minutes:g}", *model_args(args), "--bit-depth", "16", "--device", "cpu",
            "--set", f"train.seed={seed}"]
     for item in args.overrides + ([f"train.threads={args.threads}"] if args.threads else []):
         cmd += ["--set", item]
@@ -207,7 +220,10 @@ def collect(args: argparse.Namespace) -> None:
 
     runs = args.results / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    method = variant(args.preset, args.overrides)
+    method = variant(args.preset, args.overrides, args.checkpoint)
+    start = {}
+    if args.checkpoint:
+        start = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": embedded.sha256_file(args.checkpoint)}
     for clip in args.clips or dataset_clips(args.data, args.dataset):
         clean = clean_clip(args.data, clip, args.frames, args.size, args.dataset)
         for sigma in args.sigmas:
@@ -231,7 +247,7 @@ def collect(args: argparse.Namespace) -> None:
                     result = run_stbn(noisy_dir, out_dir, sigma, minutes, seed, args)
                     result["psnr"] = mean_psnr(clean, read_sequence(out_dir))
                     record = {**key, "method": method, "minutes": minutes, "seed": seed,
-                              "overrides": args.overrides, "threads": args.threads, **result,
+                              "overrides": args.overrides, "threads": args.threads, **start, **result,
                               "machine": hardware.describe()}
                     path.write_text(json.dumps(record))
                     print(f"{name}: {result['psnr']:.2f} dB in {result['seconds'] / 60:.2f} min "

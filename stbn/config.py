@@ -184,6 +184,8 @@ class DataConfig(_Section):
     """Flip, transpose and reverse each training clip at random, flows moved with it (sRGB; the paper: none)."""
     max_frames: int | None = Field(None, ge=1)
     """Use at most this many frames of each sequence (None: all)."""
+    sequences: list[str] | None = None
+    """sRGB: train on only these sequence folders of ``train_root`` (None: all of them)."""
     val_sigma: float = Field(30.0, ge=0.0, le=255.0)
     """sRGB validation noise std (/255 scale)."""
     val_iso: int = 25600
@@ -203,6 +205,8 @@ class DataConfig(_Section):
             raise ValueError(f"data.isos / data.val_iso: no noise calibration for ISO {unknown} (known: {CRVD_ISOS})")
         if not self.isos:
             raise ValueError("data.isos must not be empty")
+        if self.sequences is not None and (self.kind == "raw" or not self.sequences):
+            raise ValueError("data.sequences names sRGB sequence folders of data.train_root: a non-empty list")
         if self.augment and self.kind == "raw":
             raise ValueError("data.augment is for sRGB clips: flipping packed Bayer planes would move the CFA phase")
         return self

@@ -40,13 +40,19 @@ LOG_FIELDS = ("step", "loss", "lr", "val_psnr")
 
 
 def load_training_sequences(cfg: ExperimentConfig) -> list[np.ndarray]:
-    """Clean training sequences ``(T, H, W, C)`` from ``data.train_root``: sRGB sequence folders, or
-    CRVD clean ground truth of every scene at every configured ISO."""
+    """Clean training sequences ``(T, H, W, C)`` from ``data.train_root``: sRGB sequence folders (only those
+    of ``data.sequences`` if given), or CRVD clean ground truth of every scene at every configured ISO."""
     d = cfg.data
     if d.train_root is None:
         raise StbnError("data.train_root is not set (e.g. --set data.train_root=DIR)")
     if d.kind == "srgb":
-        return [read_sequence(folder, d.max_frames) for folder in list_sequences(d.train_root)]
+        folders = list_sequences(d.train_root)
+        if d.sequences is not None:
+            missing = sorted(set(d.sequences) - {f.name for f in folders})
+            if missing:
+                raise StbnError(f"{d.train_root}: no sequence {', '.join(missing)} (data.sequences)")
+            folders = [f for f in folders if f.name in d.sequences]
+        return [read_sequence(folder, d.max_frames) for folder in folders]
     root = Path(d.train_root)
     scenes = crvd_scenes(root)
     if not scenes:

@@ -13,10 +13,10 @@ import torch
 
 from stbn.checkpoint import read_checkpoint
 from stbn.config import load_config
-from stbn.data.io import write_frames
+from stbn.data.io import read_sequence, write_frames
 from stbn.errors import StbnError
 from stbn.evaluation.protocol import EvalSequence
-from stbn.training.run import train
+from stbn.training.run import load_training_sequences, train
 
 
 @pytest.fixture(autouse=True)
@@ -138,3 +138,12 @@ def test_fit_minutes_stretches_the_schedule_over_the_budget():
     assert lrs == sorted(lrs, reverse=True)
     steps = fit(build_model(cfg), cfg, frames, 30.0, steps=4, progress=False)
     assert [lr for _, lr in steps] == [1e-3, 1e-3, 5e-4, 2.5e-4]
+
+
+def test_data_sequences_picks_training_folders_by_name(train_root):
+    root = f"data.train_root={train_root}"
+    seqs = load_training_sequences(load_config("tiny", [root, "data.sequences=[b]"]))
+    assert len(seqs) == 1 and np.array_equal(seqs[0], read_sequence(train_root / "b"))
+    assert len(load_training_sequences(load_config("tiny", [root]))) == 2
+    with pytest.raises(StbnError, match=r"no sequence c \(data\.sequences\)$"):
+        load_training_sequences(load_config("tiny", [root, "data.sequences=[b, c]"]))

@@ -16,11 +16,12 @@ from stbn.config import (
     preset,
     validate_config,
 )
+from stbn.data import corpus
 from stbn.errors import StbnError
 
 
 def test_presets_are_the_packaged_files():
-    assert PRESET_NAMES == ("cpu-fit", "default-raw", "default-srgb", "paper-raw", "paper-srgb", "tiny")
+    assert PRESET_NAMES == ("cpu-fit", "cpu-start", "default-raw", "default-srgb", "paper-raw", "paper-srgb", "tiny")
     for name in PRESET_NAMES:
         path = config_file(name)
         assert path == PRESETS_DIR / f"{name}.yaml" and path.is_file()
@@ -38,6 +39,15 @@ def test_paper_presets_hold_the_paper_recipes():
     assert (r.data.kind, r.model.in_channels, r.train.lr, r.data.batch_size, r.data.clip_length, r.data.crop) == (
         "raw", 4, 1e-4, 16, 7, 80)
     assert r.train.milestones == [] and r.model.resolved_head == "direct" and not r.model.resolved_noise_map
+
+
+def test_the_start_model_is_the_fitting_network_trained_away_from_the_clips_it_is_judged_on():
+    fit, start = preset("cpu-fit"), preset("cpu-start")
+    assert start.model == fit.model and start.flow == fit.flow and start.infer == fit.infer
+    assert (start.data.crop, start.data.clip_length) == (fit.data.crop, fit.data.clip_length)
+    assert start.data.sigma_range == (5.0, 55.0) and not start.data.fixed_noisy
+    assert set(start.data.sequences) == {n for n, r in corpus.ROLES.items() if r == corpus.TRAIN} - {
+        "ball-toss", "city-night"}
 
 
 def test_overrides_are_parsed_and_validated_like_the_file(tmp_path):
@@ -64,6 +74,8 @@ def test_overrides_are_parsed_and_validated_like_the_file(tmp_path):
         ("flow: {distill: {enabled: true}}", r"flow\.distill\.enabled: estimator none has no flow to refine"),
         ("data: {isos: [800]}", r"no noise calibration for ISO \[800\]"),
         ("data: {fixed_noisy: true, sigma: [5, 55]}", r"one fixed data\.sigma"),
+        ("data: {sequences: []}", r"data\.sequences names sRGB sequence folders"),
+        ("data: {kind: raw, sequences: [a]}\nmodel: {in_channels: 4}", r"data\.sequences names sRGB sequence folders"),
         ("- 1", r"expected a mapping"),
         ("model: {in_channels: 3", r"not valid YAML"),
     ],

@@ -3,6 +3,7 @@
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -67,3 +68,13 @@ def test_the_report_separates_the_datasets(bench, tmp_path, capsys):
         "psnr_vs_minutes_embedded-corpus-heldout_sigma30.png",
         "psnr_vs_minutes_embedded-srgb-test_sigma30.png",
     ]
+
+
+def test_a_start_model_is_a_method_of_its_own(bench):
+    start = Path("results/start/cpu-start/model.pt")
+    assert bench.variant("cpu-fit", ["train.lr=5e-4"]) == "cpu-fit train.lr=5e-4"
+    assert bench.variant("cpu-fit", ["train.lr=5e-4"], start) == "from-cpu-start train.lr=5e-4"
+    assert bench.variant("cpu-fit", [], Path("pre.pt")) == "from-pre"
+    args = SimpleNamespace(checkpoint=start, preset="cpu-fit")
+    assert bench.model_args(args) == ["--checkpoint", str(start)]
+    assert bench.model_args(SimpleNamespace(checkpoint=None, preset="cpu-fit")) == ["--preset", "cpu-fit"]
