@@ -45,7 +45,7 @@ use rule train as train_raw with:
 
 # The start model of fitting (docs/fitting.md, "A pretrained start model"): the `cpu-start` preset on
 # the corpus training clips (the preset names them). Not part of the default run: `snakemake --cores 2
-# --set-threads start_model=2 start_model` (about 55 minutes on 2 AVX-512 cores); `stbn denoise
+# start_model --set-threads start_model=2` (about 55 minutes on 2 AVX-512 cores); `stbn denoise
 # --checkpoint results/start/cpu-start/model.pt --fit-minutes M` then fits from it. Defined where the
 # config declares the corpus training clips (the default config does).
 START = "results/start/cpu-start"
