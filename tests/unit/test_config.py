@@ -44,7 +44,10 @@ def test_paper_presets_hold_the_paper_recipes():
 def test_the_start_model_is_the_fitting_network_trained_away_from_the_clips_it_is_judged_on():
     fit, start = preset("cpu-fit"), preset("cpu-start")
     assert start.model == fit.model and start.flow == fit.flow and start.infer == fit.infer
-    assert (start.data.crop, start.data.clip_length) == (fit.data.crop, fit.data.clip_length)
+    assert start.speed == fit.speed and start.train.lr == fit.train.lr
+    assert [(d.crop, d.clip_length, d.batch_size) for d in (start.data, fit.data)] == [(64, 6, 2)] * 2
+    assert [m / start.train.iterations for m in start.train.milestones] == [
+        m / fit.train.iterations for m in fit.train.milestones]
     assert start.data.sigma_range == (5.0, 55.0) and not start.data.fixed_noisy
     assert set(start.data.sequences) == {n for n, r in corpus.ROLES.items() if r == corpus.TRAIN} - {
         "ball-toss", "city-night"}
